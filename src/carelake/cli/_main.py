@@ -1,0 +1,74 @@
+"""Entry point: global options, exit codes (0 ok, 1 internal error, 2 user error) and the verbs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import typer
+
+from carelake.cli import _omop
+from carelake.cli._state import state
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="carelake",
+    help="Health data to trustworthy insight: FHIR and OMOP CDM on DuckDB, PostgreSQL and Spark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _global(
+    warehouse: str | None = typer.Option(
+        None,
+        "--warehouse",
+        "-w",
+        help="duckdb:///path.duckdb (default ./carelake.duckdb), postgresql://user@host:port/db?schema=cdm, "
+        "spark://local?path=DIR. Env: CARELAKE_WAREHOUSE.",
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Log in detail and show tracebacks."),
+) -> None:
+    state.warehouse_flag = warehouse
+    state.debug = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+_omop.register(app)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def main() -> None:
+    """Run the CLI, mapping carelake's errors to one-line messages and exit codes."""
+    from carelake.errors import CarelakeError
+
+    try:
+        app(standalone_mode=True)
+    except CarelakeError as e:
+        if state.debug:
+            raise
+        sys.stderr.write(f"error: {e.message}\n")
+        if e.hint:
+            sys.stderr.write(f"hint: {e.hint}\n")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as e:
+        if state.debug:
+            raise
+        sys.stderr.write(f"internal error: {type(e).__name__}: {e}\nhint: run again with --debug for details\n")
+        sys.exit(1)

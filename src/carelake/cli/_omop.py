@@ -1,0 +1,165 @@
+"""Verbs for the warehouse and OMOP data: init, info, load omop, vocab load, demo."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from carelake.cli._state import open_warehouse, progress_bar, warehouse_url
+
+if TYPE_CHECKING:
+    from carelake.omop.info import WarehouseInfo
+    from carelake.omop.loader import LoadReport
+
+__all__ = ["register"]
+
+
+class Mode(str, Enum):
+    append = "append"
+    replace = "replace"
+
+
+class OnError(str, Enum):
+    fail = "fail"
+    skip = "skip"
+
+
+_MODE = typer.Option(
+    Mode.append, "--mode", help="append: add rows, replacing rows with the same key; replace: tables hold only these files."
+)
+_ON_ERROR = typer.Option(
+    OnError.fail, "--on-error", help="fail: stop at the first bad row, load nothing; skip: set bad rows aside."
+)
+_REJECTS = typer.Option(Path("carelake-rejects.csv"), "--rejects", help="Where --on-error skip writes bad rows.")
+_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _print_json(data: object) -> None:
+    from carelake.cli._main import print_json
+
+    print_json(data)
+
+
+def _print_load(report: LoadReport, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"load ({report.mode})", title_justify="left")
+    for col in ("file", "table", "read", "loaded", "rejected", "notes"):
+        table.add_column(col, justify="right" if col in ("read", "loaded", "rejected") else "left")
+    for f in report.files:
+        if f.status != "loaded":
+            table.add_row(Path(f.file).name, f.table, "", "", "", f"{f.status}: {'; '.join(f.notes)}")
+            continue
+        table.add_row(Path(f.file).name, f.table, f"{f.read:,}", f"{f.loaded:,}", f"{f.rejected:,}", "; ".join(f.notes))
+    table.add_row("total", "", f"{report.read:,}", f"{report.loaded:,}", f"{report.rejected:,}", "")
+    Console(soft_wrap=True).print(table)
+    if report.rejects_file:
+        _out(f"rejected rows written to {report.rejects_file}")
+
+
+def _print_info(info: WarehouseInfo) -> None:
+    _out(f"warehouse: {info.url} ({info.backend})")
+    _out(f"CDM version: {info.cdm_version or 'none (run carelake init)'}"
+         + (f"; cdm_source says {info.source_cdm_version}" if info.source_cdm_version else ""))
+    width = max((len(k) for k in info.tables), default=0)
+    for name, n in info.tables.items():
+        _out(f"  {name:<{width}}  {n:>12,}")
+
+
+def register(app: typer.Typer) -> None:
+    load_app = typer.Typer(help="Load data into the warehouse.", no_args_is_help=True)
+    vocab_app = typer.Typer(help="OMOP vocabularies.", no_args_is_help=True)
+    app.add_typer(load_app, name="load")
+    app.add_typer(vocab_app, name="vocab")
+
+    @app.command()
+    def init(as_json: bool = _JSON) -> None:
+        """Create the CDM 5.4 schema (tables, keys, indexes); safe to run again."""
+        from carelake.omop.schema import create_cdm
+
+        with open_warehouse() as wh:
+            created = create_cdm(wh)
+        if as_json:
+            _print_json({"created": created})
+        else:
+            _out(f"created {len(created)} tables" if created else "CDM schema already complete")
+
+    @app.command()
+    def info(as_json: bool = _JSON) -> None:
+        """Show CDM tables, row counts and CDM version."""
+        from carelake.omop.info import describe
+
+        with open_warehouse(read_only=True) as wh:
+            result = describe(wh)
+        if as_json:
+            _print_json(result.to_dict())
+        else:
+            _print_info(result)
+
+    @load_app.command("omop")
+    def load_omop(
+        paths: list[Path] = typer.Argument(..., help="Folders or files: OMOP CSV/TSV (.gz) or Parquet, CDM 5.4 or 5.3."),
+        mode: Mode = _MODE,
+        on_error: OnError = _ON_ERROR,
+        rejects: Path = _REJECTS,
+        as_json: bool = _JSON,
+    ) -> None:
+        """Load OMOP CDM files; all or nothing, and a re-load does not duplicate rows."""
+        from carelake.omop.loader import load_files
+
+        with open_warehouse() as wh, progress_bar("loading") as progress:
+            report = load_files(
+                wh, paths, mode=mode.value, on_error="skip" if on_error is OnError.skip else "raise",
+                rejects_path=rejects, progress=progress,
+            )
+        _print_load(report, as_json)
+
+    @vocab_app.command("load")
+    def vocab_load(
+        paths: list[Path] = typer.Argument(..., help="An Athena download folder (CONCEPT.csv, ... tab-separated)."),
+        mode: Mode = typer.Option(Mode.replace, "--mode", help="replace (default): a new release supersedes the old."),
+        on_error: OnError = _ON_ERROR,
+        rejects: Path = _REJECTS,
+        as_json: bool = _JSON,
+    ) -> None:
+        """Load an Athena vocabulary download."""
+        from carelake.omop.vocabulary import load_vocabulary
+
+        with open_warehouse() as wh, progress_bar("loading vocabulary") as progress:
+            report = load_vocabulary(
+                wh, paths, mode=mode.value, on_error="skip" if on_error is OnError.skip else "raise",
+                rejects_path=rejects, progress=progress,
+            )
+        _print_load(report, as_json)
+
+    @app.command()
+    def demo(as_json: bool = _JSON) -> None:
+        """Load the bundled 28-person sample into an embedded DuckDB warehouse and summarise it."""
+        from carelake.demo import run_demo
+
+        default = "duckdb:///carelake-demo.duckdb"
+        with open_warehouse(default) as wh, progress_bar("loading sample") as progress:
+            result = run_demo(wh, progress=progress)
+        if as_json:
+            _print_json(result.to_dict())
+            return
+        _out(f"Loaded the Synthea27Nj sample into {warehouse_url(default)}: "
+             f"{result.load.loaded:,} rows from {sum(1 for f in result.load.files if f.status == 'loaded')} files.")
+        _print_info(result.info)
+        _out("persons by gender: " + ", ".join(f"{g} {n}" for g, n in result.persons_by_gender.items()))
+        _out("most common conditions (persons):")
+        for name, n in result.top_conditions:
+            _out(f"  {n:>3}  {name}")
+        _out("next: carelake --warehouse " + warehouse_url(default) + " info")

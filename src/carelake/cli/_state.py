@@ -1,0 +1,67 @@
+"""Global options shared by the verbs, and helpers to open the warehouse and show progress on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from carelake.omop.loader import Progress
+    from carelake.warehouse import Warehouse
+
+__all__ = ["open_warehouse", "progress_bar", "state"]
+
+
+@dataclass
+class _State:
+    warehouse_flag: str | None = None
+    debug: bool = False
+
+
+state = _State()
+
+
+def warehouse_url(default: str | None = None) -> str:
+    from carelake.config import load_settings
+
+    settings = load_settings(state.warehouse_flag)
+    if default is not None and settings.warehouse_from == "default":
+        return default
+    return settings.warehouse
+
+
+@contextmanager
+def open_warehouse(default: str | None = None, *, read_only: bool = False) -> Iterator[Warehouse]:
+    from carelake.warehouse import connect
+
+    wh = connect(warehouse_url(default), read_only=read_only)
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Progress]:
+    """A rich progress bar on stderr, fed with (file, bytes, total bytes)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def advance(file: str, done: int, total: int) -> None:
+            bar.update(task, advance=done, total=total, description=f"{description} {file.rsplit('/', 1)[-1]}")
+
+        yield advance

@@ -1,0 +1,153 @@
+"""The OMOP CDM 5.4 schema, generated from the official field-level spec rather than typed in by hand."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from carelake.warehouse import Column, ColumnKind, TableSchema, Warehouse
+
+__all__ = ["CDM_VERSION", "CdmTable", "cdm_tables", "create_cdm", "schema_for", "table_by_name"]
+
+CDM_VERSION = "5.4"
+
+# Tables without a primary key still need an identity so that re-loading the same rows replaces them.
+_NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "death": ("person_id",),
+    "fact_relationship": (
+        "domain_concept_id_1",
+        "fact_id_1",
+        "domain_concept_id_2",
+        "fact_id_2",
+        "relationship_concept_id",
+    ),
+    "episode_event": ("episode_id", "event_id", "episode_event_field_concept_id"),
+    "cdm_source": ("cdm_source_name",),
+    "concept_relationship": ("concept_id_1", "concept_id_2", "relationship_id"),
+    "concept_synonym": ("concept_id", "concept_synonym_name", "language_concept_id"),
+    "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id"),
+    "source_to_concept_map": ("source_code", "source_vocabulary_id", "target_concept_id", "valid_end_date"),
+    "drug_strength": ("drug_concept_id", "ingredient_concept_id"),
+    "cohort": ("cohort_definition_id", "subject_id", "cohort_start_date", "cohort_end_date"),
+    "cohort_definition": ("cohort_definition_id",),
+}
+
+# Secondary indexes where an engine has them: what OHDSI's own index script covers, trimmed to lookups
+# every analysis makes (by person, by concept, by the vocabulary's join columns).
+_EXTRA_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "concept": (("concept_code",), ("vocabulary_id",), ("domain_id",)),
+    "concept_relationship": (("concept_id_1",), ("concept_id_2",)),
+    "concept_ancestor": (("ancestor_concept_id",), ("descendant_concept_id",)),
+    "concept_synonym": (("concept_id",),),
+    "drug_strength": (("drug_concept_id",),),
+    "cohort": (("subject_id",), ("cohort_definition_id",)),
+}
+
+_VARCHAR = re.compile(r"varchar\((\d+|max)\)", re.I)
+
+
+@dataclass(frozen=True)
+class CdmTable:
+    """A CDM table and where it lives: 'cdm' (clinical and vocabulary) or 'results' (cohorts)."""
+
+    schema: TableSchema
+    role: str
+    required: bool
+
+    @property
+    def name(self) -> str:
+        return self.schema.name
+
+
+def _kind(name: str, datatype: str) -> tuple[ColumnKind, int | None]:
+    dt = datatype.strip().lower()
+    if dt == "integer":
+        return ("bigint" if name.endswith("_id") else "integer"), None
+    if dt == "float":
+        return "double", None
+    if dt == "date":
+        return "date", None
+    if dt == "datetime":
+        return "timestamp", None
+    m = _VARCHAR.fullmatch(dt)
+    if m:
+        return "varchar", None if m.group(1).lower() == "max" else int(m.group(1))
+    raise ValueError(f"unknown CDM datatype {datatype!r} for {name}")
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    text = resources.files("carelake.omop").joinpath("spec").joinpath(name).read_text(encoding="utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@cache
+def cdm_tables() -> tuple[CdmTable, ...]:
+    """Every CDM 5.4 table in the spec's order."""
+    fields = _read("OMOP_CDMv5.4_Field_Level.csv")
+    tables = _read("OMOP_CDMv5.4_Table_Level.csv")
+    out: list[CdmTable] = []
+    for t in tables:
+        name = t["cdmTableName"].strip().lower()
+        cols: list[Column] = []
+        pk: list[str] = []
+        for f in fields:
+            if f["cdmTableName"].strip().lower() != name:
+                continue
+            col = f["cdmFieldName"].strip().strip("\"").lower()  # the spec quotes "offset"
+            kind, length = _kind(col, f["cdmDatatype"])
+            cols.append(Column(col, kind, nullable=f["isRequired"].strip() != "Yes", length=length))
+            if f["isPrimaryKey"].strip() == "Yes":
+                pk.append(col)
+        names = {c.name for c in cols}
+        indexes: list[tuple[str, ...]] = []
+        if "person_id" in names and pk != ["person_id"]:
+            indexes.append(("person_id",))
+        main_concept = f"{name.removesuffix('_occurrence').removesuffix('_exposure')}_concept_id"
+        if main_concept in names and name != "concept":
+            indexes.append((main_concept,))
+        indexes.extend(_EXTRA_INDEXES.get(name, ()))
+        schema = TableSchema(
+            name=name,
+            columns=tuple(cols),
+            primary_key=tuple(pk),
+            row_key=tuple(pk) or _NATURAL_KEYS.get(name, ()),
+            indexes=tuple(indexes),
+        )
+        role = "results" if t["schema"].strip().upper() == "RESULTS" else "cdm"
+        out.append(CdmTable(schema, role, t["isRequired"].strip() == "Yes"))
+    return tuple(out)
+
+
+def table_by_name(name: str) -> CdmTable | None:
+    """The CDM table called `name` (any case), or None."""
+    wanted = name.strip().lower()
+    for t in cdm_tables():
+        if t.name == wanted:
+            return t
+    return None
+
+
+def schema_for(warehouse: Warehouse, table: CdmTable) -> str:
+    """The warehouse schema that holds `table`."""
+    return warehouse.results_schema if table.role == "results" else warehouse.cdm_schema
+
+
+def create_cdm(warehouse: Warehouse) -> list[str]:
+    """Create both schemas and every CDM table that is missing; idempotent. Returns tables created."""
+    created: list[str] = []
+    with warehouse.transaction():
+        for name in {warehouse.cdm_schema, warehouse.results_schema}:
+            warehouse.create_schema(name)
+        existing = {
+            s: set(warehouse.list_tables(s)) for s in (warehouse.cdm_schema, warehouse.results_schema)
+        }
+        for table in cdm_tables():
+            schema = schema_for(warehouse, table)
+            if table.name not in existing[schema]:
+                warehouse.create_table(schema, table.schema)
+                created.append(f"{schema}.{table.name}")
+    return created

@@ -1,0 +1,204 @@
+"""The warehouse interface: the one seam between carelake and a SQL engine.
+
+Everything above this layer writes canonical SQL (DuckDB's dialect) once; `Warehouse.sql` transpiles it with
+SQLGlot for the engine at hand. Engine-specific SQL lives only in the backend folders.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, ClassVar, Literal
+
+import pyarrow as pa
+import sqlglot
+
+from carelake.errors import WarehouseError
+from carelake.warehouse._types import TableSchema
+from carelake.warehouse._url import WarehouseURL
+
+__all__ = ["CANONICAL_DIALECT", "PrimaryKeyViolation", "Warehouse", "WriteMode"]
+
+log = logging.getLogger(__name__)
+
+CANONICAL_DIALECT = "duckdb"
+WriteMode = Literal["replace", "append", "upsert"]
+
+
+class PrimaryKeyViolation(WarehouseError):
+    """A write would leave two rows with one primary key; `key` is the offending value as text."""
+
+    def __init__(self, table: str, columns: tuple[str, ...], key: str | None) -> None:
+        self.table = table
+        self.columns = columns
+        self.key = key
+        super().__init__(f"duplicate primary key {key} in {table} ({', '.join(columns)})")
+
+
+@lru_cache(maxsize=1024)
+def transpile(query: str, dialect: str) -> str:
+    """Canonical SQL to `dialect`; cached because the same statements run per table and per batch."""
+    if dialect == CANONICAL_DIALECT:
+        return query
+    return ";\n".join(sqlglot.transpile(query, read=CANONICAL_DIALECT, write=dialect))
+
+
+def quote(name: str) -> str:
+    """Quote an identifier in canonical SQL (double quotes work on every target after transpiling)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Warehouse(ABC):
+    """A connection to one OMOP warehouse on some engine.
+
+    Backends subclass this and fill in a handful of primitives; the write logic (replace, append, upsert by key)
+    is shared SQL. Capabilities are class flags so callers and tests can ask instead of guessing.
+    """
+
+    dialect: ClassVar[str]
+    supports_transactions: ClassVar[bool] = True
+    enforces_primary_keys: ClassVar[bool] = True
+    supports_indexes: ClassVar[bool] = False
+
+    def __init__(self, url: WarehouseURL) -> None:
+        self.url = url
+        self.cdm_schema = url.cdm_schema
+        self.results_schema = url.results_schema
+        self._in_transaction = False
+
+    # -- primitives each backend provides -------------------------------------------------------
+    @abstractmethod
+    def _execute(self, native_sql: str) -> None: ...
+
+    @abstractmethod
+    def _fetch_arrow(self, native_sql: str) -> pa.Table: ...
+
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None: ...
+
+    @abstractmethod
+    def list_tables(self, schema: str) -> list[str]:
+        """Tables in `schema`, lower case, sorted."""
+
+    @abstractmethod
+    def _bulk_insert(self, qualified: str, table: TableSchema, batches: Iterable[pa.RecordBatch]) -> int:
+        """Append Arrow batches (already in the table's column order and types); return rows written."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+    # -- SQL --------------------------------------------------------------------------------------
+    def sql(self, query: str) -> str:
+        """Canonical SQL rendered for this backend."""
+        return transpile(query, self.dialect)
+
+    def execute(self, query: str) -> None:
+        """Run canonical SQL that returns nothing."""
+        native = self.sql(query)
+        log.debug("%s: %s", self.dialect, native)
+        self._execute(native)
+
+    def fetch_arrow(self, query: str) -> pa.Table:
+        """Run canonical SQL and return the result as an Arrow table."""
+        native = self.sql(query)
+        log.debug("%s: %s", self.dialect, native)
+        return self._fetch_arrow(native)
+
+    def fetch_scalar(self, query: str) -> Any:
+        table = self.fetch_arrow(query)
+        if table.num_rows == 0:
+            return None
+        return table.column(0)[0].as_py()
+
+    # -- schemas and tables ----------------------------------------------------------------------
+    def create_schema(self, name: str) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(name)}")
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return table.lower() in self.list_tables(schema)
+
+    def create_table(self, schema: str, table: TableSchema) -> None:
+        """Create `table` in `schema` unless it exists (idempotent)."""
+        cols = [
+            f"{quote(c.name)} {c.sql_type()}{'' if c.nullable else ' NOT NULL'}" for c in table.columns
+        ]
+        if table.primary_key and self.enforces_primary_keys:
+            cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{quote(table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
+        )
+        if self.supports_indexes:
+            for columns in table.indexes:
+                name = f"idx_{table.name}_{'_'.join(columns)}"[:63]
+                self.execute(
+                    f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(schema)}.{quote(table.name)} "
+                    f"({', '.join(quote(c) for c in columns)})"
+                )
+
+    def row_count(self, schema: str, table: str) -> int:
+        return int(self.fetch_scalar(f"SELECT COUNT(*) FROM {quote(schema)}.{quote(table)}"))
+
+    # -- transactions ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nested blocks join the outer one."""
+        if self._in_transaction:
+            yield
+            return
+        self._begin()
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._in_transaction = False
+            self._rollback()
+            raise
+        self._in_transaction = False
+        self._commit()
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write_table(
+        self,
+        schema: str,
+        table: TableSchema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        mode: WriteMode = "append",
+    ) -> int:
+        """Write Arrow batches into an existing table; return rows written.
+
+        replace: the table ends up holding exactly these rows. append: rows are added. upsert: rows whose
+        `row_key` matches an incoming row are replaced, so loading the same rows twice changes nothing.
+        """
+        qualified = f"{quote(schema)}.{quote(table.name)}"
+        with self.transaction():
+            if mode == "replace":
+                self.execute(f"DELETE FROM {qualified}")
+                return self._bulk_insert(qualified, table, batches)
+            if mode == "append" or not table.row_key or self.row_count(schema, table.name) == 0:
+                return self._bulk_insert(qualified, table, batches)
+            staging = quote(f"_carelake_stage_{table.name}")
+            self.execute(f"DROP TABLE IF EXISTS {staging}")
+            self.execute(f"CREATE TEMPORARY TABLE {staging} AS SELECT * FROM {qualified} WHERE 1 = 0")
+            # On failure the rollback discards the staging table with everything else.
+            written = self._bulk_insert(staging, table, batches)
+            keys = ", ".join(quote(k) for k in table.row_key)
+            self.execute(f"DELETE FROM {qualified} WHERE ({keys}) IN (SELECT {keys} FROM {staging})")
+            self.execute(f"INSERT INTO {qualified} SELECT * FROM {staging}")
+            self.execute(f"DROP TABLE {staging}")
+            return written
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,5 @@
+"""DuckDB backend: the embedded default."""
+
+from carelake.warehouse.duckdb._backend import DuckDBWarehouse
+
+__all__ = ["DuckDBWarehouse"]

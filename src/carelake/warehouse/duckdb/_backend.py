@@ -1,0 +1,128 @@
+"""DuckDB backend. Wraps the duckdb module so the rest of carelake never sees its result API (2.x differs)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import duckdb
+import pyarrow as pa
+
+from carelake.errors import ConfigError, WarehouseError
+from carelake.warehouse._base import PrimaryKeyViolation, Warehouse
+from carelake.warehouse._types import TableSchema
+from carelake.warehouse._url import WarehouseURL
+
+__all__ = ["DuckDBWarehouse"]
+
+_DUP = re.compile(r'Duplicate key "(?P<key>.*?)" violates primary key constraint', re.S)
+
+
+class DuckDBWarehouse(Warehouse):
+    """An embedded DuckDB file (or `:memory:`); one process may hold it read-write."""
+
+    dialect = "duckdb"
+
+    def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
+        super().__init__(url)
+        target = ":memory:" if url.path is None else str(url.path)
+        if url.path is not None and not url.path.parent.exists():
+            raise ConfigError(f"folder {url.path.parent} for DuckDB file {url.path} does not exist")
+        try:
+            # Extensions are never installed at run time: patient data stays offline.
+            self._con = duckdb.connect(
+                target, read_only=read_only, config={"autoinstall_known_extensions": False}
+            )
+        except duckdb.IOException as e:
+            raise ConfigError(
+                f"cannot open DuckDB file {target}: {e}",
+                hint="another process may hold it read-write; close it or open read-only",
+            ) from e
+
+    def _execute(self, native_sql: str) -> None:
+        try:
+            self._con.execute(native_sql)
+        except duckdb.ConstraintException as e:
+            raise _key_error(e) from e
+        except duckdb.Error as e:
+            raise WarehouseError(f"DuckDB: {e}") from e
+
+    def _fetch_arrow(self, native_sql: str) -> pa.Table:
+        try:
+            relation = self._con.sql(native_sql)
+            return pa.table({}) if relation is None else relation.to_arrow_table()
+        except duckdb.Error as e:
+            raise WarehouseError(f"DuckDB: {e}") from e
+
+    def _begin(self) -> None:
+        self._con.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        self._con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._con.execute("ROLLBACK")
+
+    def list_tables(self, schema: str) -> list[str]:
+        rows = self._con.execute(
+            "SELECT lower(table_name) FROM information_schema.tables WHERE lower(table_schema) = lower(?) "
+            "ORDER BY 1",
+            [schema],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def _bulk_insert(self, qualified: str, table: TableSchema, batches: Iterable[pa.RecordBatch]) -> int:
+        schema = table.arrow_schema
+        counted = _Counter(batches)
+        reader = pa.RecordBatchReader.from_batches(schema, counted)
+        name = "_carelake_incoming"
+        self._con.register(name, reader)
+        try:
+            cols = ", ".join(f'"{c}"' for c in table.column_names)
+            self._execute(f"INSERT INTO {qualified} ({cols}) SELECT {cols} FROM {name}")
+        except WarehouseError:
+            # An error raised while producing batches (bad input) reaches DuckDB as text; raise the original.
+            if counted.error is not None:
+                raise counted.error from None
+            raise
+        finally:
+            self._con.unregister(name)
+        return counted.rows
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class _Counter:
+    """Counts rows as DuckDB pulls batches, so streaming stays streaming."""
+
+    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
+        self._it = iter(batches)
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> _Counter:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        try:
+            batch = next(self._it)
+        except StopIteration:
+            raise
+        except BaseException as e:
+            self.error = e
+            raise
+        self.rows += batch.num_rows
+        return batch
+
+
+def _key_error(e: duckdb.ConstraintException) -> WarehouseError:
+    m = _DUP.search(str(e))
+    if not m:
+        return WarehouseError(f"DuckDB: {e}")
+    key = m.group("key")
+    cols = tuple(part.split(":")[0].strip() for part in key.split(","))
+    value = ", ".join(part.split(":", 1)[1].strip() for part in key.split(",") if ":" in part)
+    return PrimaryKeyViolation("", cols, value)
+
+

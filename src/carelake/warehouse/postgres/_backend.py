@@ -1,0 +1,136 @@
+"""PostgreSQL backend over psycopg 3; bulk loads stream CSV through COPY, prepared on a second thread."""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from collections.abc import Iterable
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from carelake.errors import ConfigError, WarehouseError
+from carelake.warehouse._base import PrimaryKeyViolation, Warehouse
+from carelake.warehouse._types import TableSchema
+from carelake.warehouse._url import WarehouseURL
+
+__all__ = ["PostgresWarehouse"]
+
+_DUP = re.compile(r"Key \((?P<cols>.*?)\)=\((?P<key>.*)\) already exists", re.S)
+_DONE = object()
+
+
+class PostgresWarehouse(Warehouse):
+    """A PostgreSQL database; the CDM lives in a named schema (URL parameter `schema`)."""
+
+    dialect = "postgres"
+    supports_indexes = True
+
+    def __init__(self, url: WarehouseURL) -> None:
+        super().__init__(url)
+        assert url.dsn is not None
+        try:
+            self._con = psycopg.connect(url.dsn, autocommit=True)
+        except psycopg.OperationalError as e:
+            raise ConfigError(
+                f"cannot connect to PostgreSQL at {url.raw}: {str(e).strip()}",
+                hint="check host, port, user and database in the URL, and that the server runs",
+            ) from e
+
+    def _execute(self, native_sql: str) -> None:
+        try:
+            self._con.execute(native_sql.encode())
+        except psycopg.errors.UniqueViolation as e:
+            raise _key_error(e) from e
+        except psycopg.Error as e:
+            raise WarehouseError(f"PostgreSQL: {str(e).strip()}") from e
+
+    def _fetch_arrow(self, native_sql: str) -> pa.Table:
+        try:
+            cur = self._con.execute(native_sql.encode())
+            rows = cur.fetchall()
+            names = [d.name for d in cur.description or []]
+        except psycopg.Error as e:
+            raise WarehouseError(f"PostgreSQL: {str(e).strip()}") from e
+        return pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows]) if rows else (
+            pa.table({n: pa.array([], pa.null()) for n in names})
+        )
+
+    def _begin(self) -> None:
+        self._con.execute(b"BEGIN")
+
+    def _commit(self) -> None:
+        self._con.execute(b"COMMIT")
+
+    def _rollback(self) -> None:
+        self._con.execute(b"ROLLBACK")
+
+    def list_tables(self, schema: str) -> list[str]:
+        rows = self._con.execute(
+            "SELECT lower(table_name) FROM information_schema.tables WHERE table_schema = %s ORDER BY 1",
+            (schema,),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def _bulk_insert(self, qualified: str, table: TableSchema, batches: Iterable[pa.RecordBatch]) -> int:
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        # Encoding CSV runs on a second thread (pyarrow releases the GIL) while this one feeds COPY,
+        # so the server never waits for Python.
+        chunks: queue.Queue[object] = queue.Queue(maxsize=4)
+        rows = [0]
+        failure: list[BaseException] = []
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+        def produce() -> None:
+            try:
+                for batch in batches:
+                    sink = pa.BufferOutputStream()
+                    pacsv.write_csv(batch, sink, options)
+                    rows[0] += batch.num_rows
+                    chunks.put(sink.getvalue())
+            except BaseException as e:
+                failure.append(e)
+            finally:
+                chunks.put(_DONE)
+
+        worker = threading.Thread(target=produce, name="carelake-copy", daemon=True)
+        worker.start()
+        try:
+            with self._con.cursor() as cur, cur.copy(
+                f"COPY {qualified} ({cols}) FROM STDIN WITH (FORMAT csv)".encode()
+            ) as copy:
+                while True:
+                    item = chunks.get()
+                    if item is _DONE:
+                        break
+                    if failure:
+                        continue
+                    assert isinstance(item, pa.Buffer)
+                    copy.write(memoryview(item))
+                if failure:
+                    raise failure[0]
+        except psycopg.errors.UniqueViolation as e:
+            raise _key_error(e) from e
+        except psycopg.Error as e:
+            raise WarehouseError(f"PostgreSQL COPY into {qualified}: {str(e).strip()}") from e
+        finally:
+            while worker.is_alive():  # unblock the producer if COPY failed mid-way
+                try:
+                    chunks.get_nowait()
+                except queue.Empty:
+                    worker.join(0.05)
+        return rows[0]
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _key_error(e: psycopg.Error) -> WarehouseError:
+    detail = getattr(e.diag, "message_detail", None) or str(e)
+    m = _DUP.search(detail)
+    if not m:
+        return WarehouseError(f"PostgreSQL: {str(e).strip()}")
+    cols = tuple(c.strip() for c in m.group("cols").split(","))
+    return PrimaryKeyViolation("", cols, m.group("key"))
