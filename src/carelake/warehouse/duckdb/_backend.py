@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 
@@ -15,7 +16,8 @@ from carelake.warehouse._url import WarehouseURL
 
 __all__ = ["DuckDBWarehouse"]
 
-_DUP = re.compile(r'Duplicate key "(?P<key>.*?)" violates primary key constraint', re.S)
+# DuckDB 1.x: 'Duplicate key "id: 5" violates primary key constraint'; 2.x: 'duplicate key "5"'.
+_DUP = re.compile(r'[Dd]uplicate key "(?P<key>.*?)"', re.S)
 
 
 class DuckDBWarehouse(Warehouse):
@@ -86,7 +88,8 @@ class DuckDBWarehouse(Warehouse):
                 raise counted.error from None
             raise
         finally:
-            self._con.unregister(name)
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses even this; rollback cleans up
+                self._con.unregister(name)
         return counted.rows
 
     def close(self) -> None:
@@ -120,9 +123,9 @@ def _key_error(e: duckdb.ConstraintException) -> WarehouseError:
     m = _DUP.search(str(e))
     if not m:
         return WarehouseError(f"DuckDB: {e}")
-    key = m.group("key")
-    cols = tuple(part.split(":")[0].strip() for part in key.split(","))
-    value = ", ".join(part.split(":", 1)[1].strip() for part in key.split(",") if ":" in part)
+    parts = [p.strip() for p in m.group("key").split(",")]
+    cols = tuple(p.split(":", 1)[0].strip() for p in parts if ":" in p)
+    value = ", ".join(p.split(":", 1)[1].strip() if ":" in p else p for p in parts)
     return PrimaryKeyViolation("", cols, value)
 
 

@@ -183,30 +183,48 @@ class SparkWarehouse(Warehouse):
         with self.transaction():
             assert self._tx is not None
             key = f"{schema}.{table.name}"
-            if key in self._staged:
-                raise WarehouseError(f"{key} written twice in one transaction; merge the inputs first")
-            incoming = self._tx / f"{key}.incoming"
+            staged = self._staged.get(key)
+            incoming = self._tx / f"{key}.{uuid.uuid4().hex[:8]}"
             written = _write_parquet(incoming, table.arrow_schema, batches)
             if written == 0 and mode != "replace":
                 return 0
-            live = f"`{schema}`.`{table.name}`"
+            current = self._current(schema, table.name, staged)
             new = f"parquet.`{incoming}`"
-            if mode == "upsert" and table.row_key and self.row_count(schema, table.name) > 0:
-                merged = self._tx / key
-                keys = " AND ".join(f"o.`{k}` = n.`{k}`" for k in table.row_key)
-                frame = self.spark.sql(
-                    f"SELECT o.* FROM {live} o LEFT ANTI JOIN {new} n ON {keys} UNION ALL SELECT * FROM {new}"
-                )
-                frame.write.parquet(str(merged))
-                self._check_unique(table, f"parquet.`{merged}`")
-                self._staged[key] = _Staged(schema, table, merged, "replace")
-            elif mode == "replace":
+            if mode == "replace":
                 self._check_unique(table, new)
                 self._staged[key] = _Staged(schema, table, incoming, "replace")
+            elif mode == "upsert" and table.row_key and self._count(schema, table.name, staged) > 0:
+                merged = self._tx / f"{key}.{uuid.uuid4().hex[:8]}.merged"
+                keys = " AND ".join(f"o.`{k}` = n.`{k}`" for k in table.row_key)
+                self.spark.sql(
+                    f"SELECT o.* FROM {current} o LEFT ANTI JOIN {new} n ON {keys} UNION ALL SELECT * FROM {new}"
+                ).write.parquet(str(merged))
+                self._check_unique(table, f"parquet.`{merged}`")
+                self._staged[key] = _Staged(schema, table, merged, "replace")
             else:
-                self._check_unique(table, f"(SELECT * FROM {live} UNION ALL SELECT * FROM {new})")
-                self._staged[key] = _Staged(schema, table, incoming, "append")
+                self._check_unique(table, f"(SELECT * FROM {current} UNION ALL SELECT * FROM {new})")
+                if staged is None:
+                    self._staged[key] = _Staged(schema, table, incoming, "append")
+                else:
+                    for part in incoming.glob("*.parquet"):
+                        os.replace(part, staged.path / f"part-{uuid.uuid4().hex}.parquet")
             return written
+
+    def _current(self, schema: str, table: str, staged: _Staged | None) -> str:
+        """The table as this transaction sees it: live rows plus what it has staged."""
+        live = f"`{schema}`.`{table}`"
+        if staged is None:
+            return live
+        if staged.mode == "replace":
+            return f"parquet.`{staged.path}`"
+        return f"(SELECT * FROM {live} UNION ALL SELECT * FROM parquet.`{staged.path}`)"
+
+    def _count(self, schema: str, table: str, staged: _Staged | None) -> int:
+        files = [] if staged is None else list(staged.path.glob("*.parquet"))
+        own = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+        if staged is not None and staged.mode == "replace":
+            return own
+        return own + self.row_count(schema, table)
 
     def _check_unique(self, table: TableSchema, source: str) -> None:
         """Spark enforces no keys, so check the primary key the way the other engines would."""

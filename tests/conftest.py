@@ -1,0 +1,97 @@
+"""One suite over every backend: the `warehouse` fixture yields a fresh, empty warehouse on each.
+
+PostgreSQL tests use throw-away schemas in the database named by CARELAKE_TEST_POSTGRES (default: the local
+server's `test` database); Spark tests share one local session and a temporary folder per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from carelake.warehouse import Warehouse, connect
+
+POSTGRES = os.environ.get("CARELAKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = [
+    "duckdb",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("spark", marks=pytest.mark.spark),
+]
+
+
+def make_url(backend: str, tmp_path: Path) -> str:
+    if backend == "duckdb":
+        return f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    if backend == "postgres":
+        tag = uuid.uuid4().hex[:10]
+        return f"{POSTGRES}?schema=cdm_{tag}&results=results_{tag}"
+    return f"spark://local?path={tmp_path / 'spark'}"
+
+
+def drop(url: str) -> None:
+    if url.startswith("postgresql"):
+        wh = connect(url)
+        try:
+            wh.execute(f"DROP SCHEMA IF EXISTS {wh.cdm_schema} CASCADE")
+            wh.execute(f"DROP SCHEMA IF EXISTS {wh.results_schema} CASCADE")
+        finally:
+            wh.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def warehouse_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    url = make_url(backend, tmp_path)
+    yield url
+    drop(url)
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
+    wh = connect(warehouse_url)
+    yield wh
+    wh.close()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled Synthea27Nj sample (gzip CSV), as shipped in the package."""
+    with resources.as_file(resources.files("carelake").joinpath("data/synthea27nj")) as path:
+        target = tmp_path_factory.mktemp("synthea27nj")
+        for f in Path(path).glob("*.csv.gz"):
+            shutil.copy(f, target / f.name)
+        return target
+
+
+SAMPLE_COUNTS = {
+    "person": 28,
+    "observation_period": 28,
+    "visit_occurrence": 1791,
+    "visit_detail": 1791,
+    "condition_occurrence": 470,
+    "condition_era": 469,
+    "drug_exposure": 883,
+    "procedure_occurrence": 1649,
+    "measurement": 10040,
+    "observation": 8099,
+    "death": 3,
+    "device_exposure": 1,
+    "provider": 67,
+    "cdm_source": 1,
+    "vocabulary": 1,
+    "concept": 2294,
+    "concept_relationship": 266588,
+    "drug_era": 0,
+    "concept_ancestor": 0,
+    "location": 0,
+}
