@@ -26,7 +26,10 @@ def person(pid: int, year: str = "1990", birth: str = "1990-04-09 00:00:00") -> 
     return f"{pid},8507,{year},4,9,{birth},8527,38003564,,,,src-{pid},M,0,white,0,nonhispanic,0"
 
 
-GOOD_PERIOD = "observation_period_id,person_id,observation_period_start_date,observation_period_end_date,period_type_concept_id\n1,1,2000-01-01,2020-01-01,32817\n"
+GOOD_PERIOD = (
+    "observation_period_id,person_id,observation_period_start_date,observation_period_end_date,"
+    "period_type_concept_id\n1,1,2000-01-01,2020-01-01,32817\n"
+)
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -128,8 +131,12 @@ CASES: list[Case] = [
     ),
     (
         "truncated gzip",
-        lambda d: (d.mkdir(exist_ok=True), (d / "person.csv.gz").write_bytes(
-            gzip.compress(people(*(person(i) for i in range(9, 400))).encode())[:900])),
+        lambda d: (
+            d.mkdir(exist_ok=True),
+            (d / "person.csv.gz").write_bytes(
+                gzip.compress(people(*(person(i) for i in range(9, 400))).encode())[:900]
+            ),
+        ),
         {},
         "truncated",
     ),
@@ -139,7 +146,12 @@ CASES: list[Case] = [
 @pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 @pytest.mark.parametrize(("case", "make", "where", "reason"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_named_and_changes_nothing(
-    loaded: Warehouse, tmp_path: Path, case: str, make: Callable[[Path], None], where: dict[str, object], reason: str
+    loaded: Warehouse,
+    tmp_path: Path,
+    case: str,
+    make: Callable[[Path], None],
+    where: dict[str, object],
+    reason: str,
 ) -> None:
     before = snapshot(loaded)
     folder = tmp_path / "bad"
@@ -176,9 +188,18 @@ def test_failed_spark_load_leaves_tables_as_they_were(loaded: Warehouse, tmp_pat
 @pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_skip_sets_bad_rows_aside_and_accounts_for_them(loaded: Warehouse, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
-    write(folder, "person.csv", people(
-        person(10), person(11, year="nineteen"), person(12), "13,8507,1990", person(14, birth="soon"), person(15)
-    ))
+    write(
+        folder,
+        "person.csv",
+        people(
+            person(10),
+            person(11, year="nineteen"),
+            person(12),
+            "13,8507,1990",
+            person(14, birth="soon"),
+            person(15),
+        ),
+    )
     rejects = tmp_path / "out" / "rejects.csv"
     report = load_files(loaded, [folder], on_error="skip", rejects_path=rejects)
     (f,) = [f for f in report.files if f.table == "person"]
@@ -187,7 +208,9 @@ def test_skip_sets_bad_rows_aside_and_accounts_for_them(loaded: Warehouse, tmp_p
     with rejects.open() as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["line"], r["column"], r["value"]) for r in rows] == [
-        ("3", "year_of_birth", "nineteen"), ("5", "", ""), ("6", "birth_datetime", "soon")
+        ("3", "year_of_birth", "nineteen"),
+        ("5", "", ""),
+        ("6", "birth_datetime", "soon"),
     ]
     assert "has 3 fields where the header has 18" in rows[1]["reason"]
     ids = loaded.fetch_arrow(f"SELECT person_id FROM {loaded.cdm_schema}.person ORDER BY 1").column(0).to_pylist()

@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLE_COUNTS
 
 from carelake.omop.info import describe
 from carelake.omop.loader import load_files
 from carelake.omop.vocabulary import load_vocabulary
 from carelake.warehouse import Warehouse
+from conftest import SAMPLE_COUNTS
 
 
 def _counts(wh: Warehouse) -> dict[str, int]:
@@ -64,10 +64,12 @@ def test_cdm53_columns_are_renamed_and_reported(warehouse: Warehouse, sample_dir
     with gzip.open(sample_dir / "VISIT_OCCURRENCE.csv.gz", "rt") as f:
         rows = list(csv.reader(f))
     header = [
-        {"admitted_from_concept_id": "admitting_source_concept_id",
-         "discharged_to_concept_id": "discharge_to_concept_id",
-         "admitted_from_source_value": "admitting_source_value",
-         "discharged_to_source_value": "discharge_to_source_value"}.get(c, c)
+        {
+            "admitted_from_concept_id": "admitting_source_concept_id",
+            "discharged_to_concept_id": "discharge_to_concept_id",
+            "admitted_from_source_value": "admitting_source_value",
+            "discharged_to_source_value": "discharge_to_source_value",
+        }.get(c, c)
         for c in rows[0]
     ]
     folder = tmp_path / "cdm53"
@@ -81,9 +83,12 @@ def test_cdm53_columns_are_renamed_and_reported(warehouse: Warehouse, sample_dir
     assert "renamed (CDM 5.3 -> 5.4): admitting_source_concept_id -> admitted_from_concept_id" in visit.notes
     dropped = next(f for f in report.files if f.table == "attribute_definition")
     assert dropped.status == "skipped"
-    assert warehouse.fetch_scalar(
-        f"SELECT COUNT(*) FROM {warehouse.cdm_schema}.visit_occurrence WHERE admitted_from_concept_id = 0"
-    ) == 1791
+    assert (
+        warehouse.fetch_scalar(
+            f"SELECT COUNT(*) FROM {warehouse.cdm_schema}.visit_occurrence WHERE admitted_from_concept_id = 0"
+        )
+        == 1791
+    )
 
 
 @pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -77,7 +77,12 @@ def test_upsert_replaces_rows_by_key_so_reloads_are_idempotent(ready: Warehouse)
     ready.write_table(ready.cdm_schema, TABLE, [_batch([1, 2, 3], "old")], mode="upsert")
     ready.write_table(ready.cdm_schema, TABLE, [_batch([3, 4], "new")], mode="upsert")
     ready.write_table(ready.cdm_schema, TABLE, [_batch([3, 4], "new")], mode="upsert")
-    assert [(r["sample_id"], r["label"]) for r in _rows(ready)] == [(1, "old"), (2, "old"), (3, "new"), (4, "new")]
+    assert [(r["sample_id"], r["label"]) for r in _rows(ready)] == [
+        (1, "old"),
+        (2, "old"),
+        (3, "new"),
+        (4, "new"),
+    ]
 
 
 def test_replace_leaves_only_new_rows(ready: Warehouse) -> None:
@@ -111,7 +116,10 @@ def test_urls_are_checked_before_connecting() -> None:
     assert parse_url("duckdb:///x/y.duckdb").path is not None
     pg = parse_url("postgresql://me@db:5433/omop?schema=cdm54&results=res")
     assert (pg.backend, pg.cdm_schema, pg.results_schema, pg.dsn) == (
-        "postgres", "cdm54", "res", "postgresql://me@db:5433/omop"
+        "postgres",
+        "cdm54",
+        "res",
+        "postgresql://me@db:5433/omop",
     )
     assert parse_url("spark://local?master=local[1]").options == {"master": "local[1]"}
     for bad in ("mysql://x/y", "duckdb://host/x", "postgresql://x/y?schema=a;drop"):

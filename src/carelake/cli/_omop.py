@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,21 +18,25 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     append = "append"
-    replace = "replace"
+    replace_ = "replace"  # the name `replace` is str.replace
 
 
-class OnError(str, Enum):
+class OnError(StrEnum):
     fail = "fail"
     skip = "skip"
 
 
 _MODE = typer.Option(
-    Mode.append, "--mode", help="append: add rows, replacing rows with the same key; replace: tables hold only these files."
+    Mode.append,
+    "--mode",
+    help="append: add rows, replacing rows with the same key; replace: tables hold only these files.",
 )
 _ON_ERROR = typer.Option(
-    OnError.fail, "--on-error", help="fail: stop at the first bad row, load nothing; skip: set bad rows aside."
+    OnError.fail,
+    "--on-error",
+    help="fail: stop at the first bad row, load nothing; skip: set bad rows aside.",
 )
 _REJECTS = typer.Option(Path("carelake-rejects.csv"), "--rejects", help="Where --on-error skip writes bad rows.")
 _JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
@@ -71,8 +75,10 @@ def _print_load(report: LoadReport, as_json: bool) -> None:
 
 def _print_info(info: WarehouseInfo) -> None:
     _out(f"warehouse: {info.url} ({info.backend})")
-    _out(f"CDM version: {info.cdm_version or 'none (run carelake init)'}"
-         + (f"; cdm_source says {info.source_cdm_version}" if info.source_cdm_version else ""))
+    _out(
+        f"CDM version: {info.cdm_version or 'none (run carelake init)'}"
+        + (f"; cdm_source says {info.source_cdm_version}" if info.source_cdm_version else "")
+    )
     width = max((len(k) for k in info.tables), default=0)
     for name, n in info.tables.items():
         _out(f"  {name:<{width}}  {n:>12,}")
@@ -110,7 +116,9 @@ def register(app: typer.Typer) -> None:
 
     @load_app.command("omop")
     def load_omop(
-        paths: list[Path] = typer.Argument(..., help="Folders or files: OMOP CSV/TSV (.gz) or Parquet, CDM 5.4 or 5.3."),
+        paths: list[Path] = typer.Argument(
+            ..., help="Folders or files: OMOP CSV/TSV (.gz) or Parquet, CDM 5.4 or 5.3."
+        ),
         mode: Mode = _MODE,
         on_error: OnError = _ON_ERROR,
         rejects: Path = _REJECTS,
@@ -121,15 +129,19 @@ def register(app: typer.Typer) -> None:
 
         with open_warehouse() as wh, progress_bar("loading") as progress:
             report = load_files(
-                wh, paths, mode=mode.value, on_error="skip" if on_error is OnError.skip else "raise",
-                rejects_path=rejects, progress=progress,
+                wh,
+                paths,
+                mode=mode.value,
+                on_error="skip" if on_error is OnError.skip else "raise",
+                rejects_path=rejects,
+                progress=progress,
             )
         _print_load(report, as_json)
 
     @vocab_app.command("load")
     def vocab_load(
         paths: list[Path] = typer.Argument(..., help="An Athena download folder (CONCEPT.csv, ... tab-separated)."),
-        mode: Mode = typer.Option(Mode.replace, "--mode", help="replace (default): a new release supersedes the old."),
+        mode: Mode = typer.Option(Mode.replace_, "--mode", help="replace (default): a new release supersedes the old."),
         on_error: OnError = _ON_ERROR,
         rejects: Path = _REJECTS,
         as_json: bool = _JSON,
@@ -139,8 +151,12 @@ def register(app: typer.Typer) -> None:
 
         with open_warehouse() as wh, progress_bar("loading vocabulary") as progress:
             report = load_vocabulary(
-                wh, paths, mode=mode.value, on_error="skip" if on_error is OnError.skip else "raise",
-                rejects_path=rejects, progress=progress,
+                wh,
+                paths,
+                mode=mode.value,
+                on_error="skip" if on_error is OnError.skip else "raise",
+                rejects_path=rejects,
+                progress=progress,
             )
         _print_load(report, as_json)
 
@@ -155,8 +171,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _print_json(result.to_dict())
             return
-        _out(f"Loaded the Synthea27Nj sample into {warehouse_url(default)}: "
-             f"{result.load.loaded:,} rows from {sum(1 for f in result.load.files if f.status == 'loaded')} files.")
+        _out(
+            f"Loaded the Synthea27Nj sample into {warehouse_url(default)}: "
+            f"{result.load.loaded:,} rows from {sum(1 for f in result.load.files if f.status == 'loaded')} files."
+        )
         _print_info(result.info)
         _out("persons by gender: " + ", ".join(f"{g} {n}" for g, n in result.persons_by_gender.items()))
         _out("most common conditions (persons):")

@@ -43,9 +43,7 @@ def describe(warehouse: Warehouse) -> WarehouseInfo:
     )
     if not found:
         return info
-    union = " UNION ALL ".join(
-        f"SELECT '{s}.{n}' AS name, COUNT(*) AS n FROM {quote(s)}.{quote(n)}" for s, n in found
-    )
+    union = " UNION ALL ".join(f"SELECT '{s}.{n}' AS name, COUNT(*) AS n FROM {quote(s)}.{quote(n)}" for s, n in found)
     for row in warehouse.fetch_arrow(union).to_pylist():
         info.tables[str(row["name"])] = int(row["n"])
     if info.tables.get(f"{warehouse.cdm_schema}.cdm_source"):

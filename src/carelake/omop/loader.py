@@ -123,8 +123,11 @@ def load_files(
         try:
             table = table_by_name(stem)
             if table is not None and allowed is not None and not allowed(table):
-                raise InputError(f"{table.name} is not a table this command loads", file=str(path),
-                                 hint="use 'carelake load omop' for clinical tables")
+                raise InputError(
+                    f"{table.name} is not a table this command loads",
+                    file=str(path),
+                    hint="use 'carelake load omop' for clinical tables",
+                )
             plan = plan_file(path, table, quoting=quoting)
         except InputError as e:
             if on_error == "raise":
@@ -140,9 +143,7 @@ def load_files(
         for name, group in plans.items():
             table = group[0].table
             group_readers = [
-                FileReader(p, on_error=on_error,
-                           progress=(lambda n, f=str(p.path): progress(f, n, total)) if progress else None)
-                for p in group
+                FileReader(p, on_error=on_error, progress=_per_file(progress, str(p.path), total)) for p in group
             ]
             readers.extend(group_readers)
             try:
@@ -160,12 +161,29 @@ def load_files(
         plan = r.plan
         notes = [f"renamed (CDM 5.3 -> 5.4): {a} -> {b}" for a, b in plan.renamed] + plan.filled
         report.files.append(
-            FileReport(str(plan.path), plan.table.name, read=r.rows_read,
-                       loaded=r.rows_read - len(r.rejected), rejected=len(r.rejected), notes=notes)
+            FileReport(
+                str(plan.path),
+                plan.table.name,
+                read=r.rows_read,
+                loaded=r.rows_read - len(r.rejected),
+                rejected=len(r.rejected),
+                notes=notes,
+            )
         )
     if report.rejected:
         report.rejects_file = str(_write_rejects(readers, rejects_path or Path("carelake-rejects.csv")))
     return report
+
+
+def _per_file(progress: Progress | None, file: str, total: int) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    report = progress
+
+    def advance(n: int) -> None:
+        report(file, n, total)
+
+    return advance
 
 
 def _chain(readers: list[FileReader]) -> Iterator[pa.RecordBatch]:
@@ -208,11 +226,15 @@ def _duplicate(e: PrimaryKeyViolation, table: CdmTable, group: list[FilePlan]) -
         also = f"line {l1}" if p1 is p2 else f"{p1.path} line {l1}"
         return DuplicateKeyError(
             f"duplicate primary key {key} (first at {also})",
-            file=str(p2.path), line=l2, column=columns[0], value=wanted[0] if wanted else None,
+            file=str(p2.path),
+            line=l2,
+            column=columns[0],
+            value=wanted[0] if wanted else None,
             hint="each row needs its own key; remove or renumber the duplicate",
         )
     return DuplicateKeyError(
         f"duplicate primary key {key} in {table.name}",
-        file=str(group[0].path), column=columns[0] if columns else None,
+        file=str(group[0].path),
+        column=columns[0] if columns else None,
         hint="each row needs its own key; remove or renumber the duplicate",
     )

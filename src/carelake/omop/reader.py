@@ -95,9 +95,7 @@ def plan_file(path: Path, table: CdmTable | None = None, *, quoting: bool | None
     """Check a file's name and header against the CDM; raise InputError naming what is wrong."""
     parts = split_name(path)
     if parts is None:
-        raise InputError(
-            f"not a data file (expected one of {', '.join(DATA_SUFFIXES)})", file=str(path)
-        )
+        raise InputError(f"not a data file (expected one of {', '.join(DATA_SUFFIXES)})", file=str(path))
     stem, suffix = parts
     if table is None:
         table = table_by_name(stem)
@@ -117,16 +115,16 @@ def plan_file(path: Path, table: CdmTable | None = None, *, quoting: bool | None
     else:
         header = _header_line(path)
         if not header.strip():
-            raise InputError("file is empty: no header line", file=str(path), line=1,
-                             hint="an OMOP CSV starts with a header naming its columns")
+            raise InputError(
+                "file is empty: no header line",
+                file=str(path),
+                line=1,
+                hint="an OMOP CSV starts with a header naming its columns",
+            )
         delimiter = "\t" if header.count("\t") >= max(1, header.count(",")) else ","
         # Athena's tab files carry bare quotes as text; callers say so with quoting=False.
         quote = True if delimiter == "," or quoting is None else quoting
-        names = next(
-            csv.reader(
-                [header], delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE
-            )
-        )
+        names = next(csv.reader([header], delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE))
         plan = FilePlan(path, table, "csv", names, [], delimiter=delimiter, quoting=quote)
         if len(names) == 1 and len(table.schema.columns) > 1:
             other = next((d for d in (";", "|") if d in header), None)
@@ -262,7 +260,7 @@ class FileReader:
             return "error"
 
         raw = plan.path.open("rb")
-        stream: pa.NativeFile = pa.PythonFile(_Counting(raw, self.progress), mode="r")  # type: ignore[arg-type]
+        stream: pa.NativeFile = pa.PythonFile(_Counting(raw, self.progress), mode="r")
         if plan.path.name.lower().endswith(".gz"):
             stream = pa.CompressedInputStream(stream, "gzip")
         try:
@@ -325,8 +323,11 @@ class FileReader:
             return batch
         if self.on_error == "raise":
             at, name, reason, source = min(
-                ((pc.index(bad, True).as_py(), name, reason, src) for name, bad, reason, src in problems
-                 if pc.index(bad, True).as_py() >= 0),
+                (
+                    (pc.index(bad, True).as_py(), name, reason, src)
+                    for name, bad, reason, src in problems
+                    if pc.index(bad, True).as_py() >= 0
+                ),
                 key=lambda p: (p[0], table.column_names.index(p[1])),
             )
             value = source[at].as_py()
@@ -344,10 +345,14 @@ class FileReader:
             mask = np.asarray(bad.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
             for i in np.flatnonzero(mask & ~reject):
                 value = source[int(i)].as_py()
-                record = plan.delimiter.join("" if c[int(i)].as_py() is None else str(c[int(i)].as_py())
-                                             for c in raw.columns)
+                record = plan.delimiter.join(
+                    "" if c[int(i)].as_py() is None else str(c[int(i)].as_py()) for c in raw.columns
+                )
                 self._pending.append(
-                    (first + int(i), Rejected(None, name, None if value is None else str(value), reason, record))
+                    (
+                        first + int(i),
+                        Rejected(None, name, None if value is None else str(value), reason, record),
+                    )
                 )
             reject |= mask
         return batch.filter(pa.array(~reject))
@@ -403,9 +408,9 @@ class FileReader:
                 r = self._pending[i][1]
                 self._pending[i] = (seen, Rejected(line, r.column, r.value, r.reason, r.record))
         expected = len(self.plan.source_columns)
-        for line, count, text in self._structural:
+        for where, count, text in self._structural:
             self.rejected.append(
-                Rejected(line, None, None, f"has {count} fields where the header has {expected}", text)
+                Rejected(where, None, None, f"has {count} fields where the header has {expected}", text)
             )
 
     def _diagnose(self, error: BaseException, bad_rows: list[pacsv.InvalidRow]) -> InputError:
@@ -434,16 +439,25 @@ class FileReader:
                         ),
                     )
         except UnicodeDecodeError:
-            return InputError("not UTF-8 text", file=self.where, line=_first_bad_utf8_line(self.plan.path),
-                              hint="re-export the file as UTF-8")
+            return InputError(
+                "not UTF-8 text",
+                file=self.where,
+                line=_first_bad_utf8_line(self.plan.path),
+                hint="re-export the file as UTF-8",
+            )
         except (EOFError, gzip.BadGzipFile, OSError) as e:
-            return InputError(f"compressed stream is damaged or truncated ({e})", file=self.where,
-                              hint="copy the file again")
+            return InputError(
+                f"compressed stream is damaged or truncated ({e})",
+                file=self.where,
+                hint="copy the file again",
+            )
         if bad_rows:
             row = bad_rows[0]
             return InputError(
                 f"has {row.actual_columns} fields where the header has {expected}",
-                file=self.where, line=row.number, value=row.text,
+                file=self.where,
+                line=row.number,
+                value=row.text,
             )
         return InputError(f"cannot parse: {error}", file=self.where)
 

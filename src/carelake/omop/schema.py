@@ -97,7 +97,7 @@ def cdm_tables() -> tuple[CdmTable, ...]:
         for f in fields:
             if f["cdmTableName"].strip().lower() != name:
                 continue
-            col = f["cdmFieldName"].strip().strip("\"").lower()  # the spec quotes "offset"
+            col = f["cdmFieldName"].strip().strip('"').lower()  # the spec quotes "offset"
             kind, length = _kind(col, f["cdmDatatype"])
             cols.append(Column(col, kind, nullable=f["isRequired"].strip() != "Yes", length=length))
             if f["isPrimaryKey"].strip() == "Yes":
@@ -142,9 +142,7 @@ def create_cdm(warehouse: Warehouse) -> list[str]:
     with warehouse.transaction():
         for name in {warehouse.cdm_schema, warehouse.results_schema}:
             warehouse.create_schema(name)
-        existing = {
-            s: set(warehouse.list_tables(s)) for s in (warehouse.cdm_schema, warehouse.results_schema)
-        }
+        existing = {s: set(warehouse.list_tables(s)) for s in (warehouse.cdm_schema, warehouse.results_schema)}
         for table in cdm_tables():
             schema = schema_for(warehouse, table)
             if table.name not in existing[schema]:

@@ -42,7 +42,5 @@ def connect(url: str | WarehouseURL = DEFAULT_URL, *, read_only: bool = False) -
     try:
         from carelake.warehouse.spark import SparkWarehouse
     except ImportError as e:
-        raise ConfigError(
-            "the Spark backend needs pyspark", hint="install carelake with the 'spark' extra"
-        ) from e
+        raise ConfigError("the Spark backend needs pyspark", hint="install carelake with the 'spark' extra") from e
     return SparkWarehouse(parsed)

@@ -93,7 +93,7 @@ class Warehouse(ABC):
     def _bulk_insert(self, qualified: str, table: TableSchema, batches: Iterable[pa.RecordBatch]) -> int:
         """Append Arrow batches (already in the table's column order and types); return rows written."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook; backends with a connection override it
         """Release the connection."""
 
     # -- SQL --------------------------------------------------------------------------------------
@@ -128,9 +128,7 @@ class Warehouse(ABC):
 
     def create_table(self, schema: str, table: TableSchema) -> None:
         """Create `table` in `schema` unless it exists (idempotent)."""
-        cols = [
-            f"{quote(c.name)} {c.sql_type()}{'' if c.nullable else ' NOT NULL'}" for c in table.columns
-        ]
+        cols = [f"{quote(c.name)} {c.sql_type()}{'' if c.nullable else ' NOT NULL'}" for c in table.columns]
         if table.primary_key and self.enforces_primary_keys:
             cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
         self.execute(

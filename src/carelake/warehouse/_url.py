@@ -12,9 +12,7 @@ __all__ = ["DEFAULT_URL", "WarehouseURL", "parse_url"]
 
 DEFAULT_URL = "duckdb:///carelake.duckdb"
 
-_HINT = (
-    "use duckdb:///path.duckdb, postgresql://user@host:port/db?schema=cdm or spark://local?path=DIR"
-)
+_HINT = "use duckdb:///path.duckdb, postgresql://user@host:port/db?schema=cdm or spark://local?path=DIR"
 
 
 @dataclass(frozen=True)
@@ -51,9 +49,7 @@ def parse_url(url: str) -> WarehouseURL:
     if scheme in ("postgresql", "postgres"):
         dsn = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
         extra = "&".join(f"{k}={v}" for k, v in query.items())
-        return WarehouseURL(
-            "postgres", url, cdm, results, dsn=dsn + (f"?{extra}" if extra else ""), options={}
-        )
+        return WarehouseURL("postgres", url, cdm, results, dsn=dsn + (f"?{extra}" if extra else ""), options={})
     if scheme == "spark":
         if parts.netloc not in ("local", ""):
             raise ConfigError(f"Spark URL {url!r}: only spark://local is supported", hint=_HINT)

@@ -32,9 +32,7 @@ class DuckDBWarehouse(Warehouse):
             raise ConfigError(f"folder {url.path.parent} for DuckDB file {url.path} does not exist")
         try:
             # Extensions are never installed at run time: patient data stays offline.
-            self._con = duckdb.connect(
-                target, read_only=read_only, config={"autoinstall_known_extensions": False}
-            )
+            self._con = duckdb.connect(target, read_only=read_only, config={"autoinstall_known_extensions": False})
         except duckdb.IOException as e:
             raise ConfigError(
                 f"cannot open DuckDB file {target}: {e}",
@@ -67,8 +65,7 @@ class DuckDBWarehouse(Warehouse):
 
     def list_tables(self, schema: str) -> list[str]:
         rows = self._con.execute(
-            "SELECT lower(table_name) FROM information_schema.tables WHERE lower(table_schema) = lower(?) "
-            "ORDER BY 1",
+            "SELECT lower(table_name) FROM information_schema.tables WHERE lower(table_schema) = lower(?) ORDER BY 1",
             [schema],
         ).fetchall()
         return [str(r[0]) for r in rows]
@@ -127,5 +124,3 @@ def _key_error(e: duckdb.ConstraintException) -> WarehouseError:
     cols = tuple(p.split(":", 1)[0].strip() for p in parts if ":" in p)
     value = ", ".join(p.split(":", 1)[1].strip() if ":" in p else p for p in parts)
     return PrimaryKeyViolation("", cols, value)
-
-

@@ -54,8 +54,10 @@ class PostgresWarehouse(Warehouse):
             names = [d.name for d in cur.description or []]
         except psycopg.Error as e:
             raise WarehouseError(f"PostgreSQL: {str(e).strip()}") from e
-        return pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows]) if rows else (
-            pa.table({n: pa.array([], pa.null()) for n in names})
+        return (
+            pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
+            if rows
+            else (pa.table({n: pa.array([], pa.null()) for n in names}))
         )
 
     def _begin(self) -> None:
@@ -98,9 +100,10 @@ class PostgresWarehouse(Warehouse):
         worker = threading.Thread(target=produce, name="carelake-copy", daemon=True)
         worker.start()
         try:
-            with self._con.cursor() as cur, cur.copy(
-                f"COPY {qualified} ({cols}) FROM STDIN WITH (FORMAT csv)".encode()
-            ) as copy:
+            with (
+                self._con.cursor() as cur,
+                cur.copy(f"COPY {qualified} ({cols}) FROM STDIN WITH (FORMAT csv)".encode()) as copy,
+            ):
                 while True:
                     item = chunks.get()
                     if item is _DONE:

@@ -94,9 +94,7 @@ class SparkWarehouse(Warehouse):
     def _register(self, schema: str, table: str, columns_ddl: str) -> None:
         location = self.root / schema / table
         self._execute(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
-        self._execute(
-            f"CREATE TABLE `{schema}`.`{table}` ({columns_ddl}) USING parquet LOCATION '{location}'"
-        )
+        self._execute(f"CREATE TABLE `{schema}`.`{table}` ({columns_ddl}) USING parquet LOCATION '{location}'")
 
     def create_schema(self, name: str) -> None:
         (self.root / name).mkdir(exist_ok=True)
@@ -118,7 +116,7 @@ class SparkWarehouse(Warehouse):
         folder = self.root / schema / table
         if not (folder / _SIDECAR).exists():
             return super().row_count(schema, table)
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet"))
+        return sum(int(pq.ParquetFile(p).metadata.num_rows) for p in folder.glob("*.parquet"))
 
     def list_tables(self, schema: str) -> list[str]:
         folder = self.root / schema
@@ -154,11 +152,11 @@ class SparkWarehouse(Warehouse):
             sidecar = (live / _SIDECAR).read_text()
             if staged.mode == "append":
                 for part in sorted(staged.path.glob("*.parquet")):
-                    os.replace(part, live / f"part-{uuid.uuid4().hex}.parquet")
+                    part.replace(live / f"part-{uuid.uuid4().hex}.parquet")
             else:
                 (staged.path / _SIDECAR).write_text(sidecar)
-                os.replace(live, trash / key)
-                os.replace(staged.path, live)
+                live.replace(trash / key)
+                staged.path.replace(live)
             self._execute(f"REFRESH TABLE `{staged.schema}`.`{staged.table.name}`")
         shutil.rmtree(self._tx, ignore_errors=True)
         self._tx, self._staged = None, {}
@@ -207,7 +205,7 @@ class SparkWarehouse(Warehouse):
                     self._staged[key] = _Staged(schema, table, incoming, "append")
                 else:
                     for part in incoming.glob("*.parquet"):
-                        os.replace(part, staged.path / f"part-{uuid.uuid4().hex}.parquet")
+                        part.replace(staged.path / f"part-{uuid.uuid4().hex}.parquet")
             return written
 
     def _current(self, schema: str, table: str, staged: _Staged | None) -> str:
@@ -221,7 +219,7 @@ class SparkWarehouse(Warehouse):
 
     def _count(self, schema: str, table: str, staged: _Staged | None) -> int:
         files = [] if staged is None else list(staged.path.glob("*.parquet"))
-        own = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+        own = sum(int(pq.ParquetFile(p).metadata.num_rows) for p in files)
         if staged is not None and staged.mode == "replace":
             return own
         return own + self.row_count(schema, table)
@@ -231,9 +229,7 @@ class SparkWarehouse(Warehouse):
         if not table.primary_key:
             return
         keys = ", ".join(f"`{k}`" for k in table.primary_key)
-        dup = self._fetch_arrow(
-            f"SELECT {keys} FROM {source} GROUP BY {keys} HAVING COUNT(*) > 1 LIMIT 1"
-        ).to_pylist()
+        dup = self._fetch_arrow(f"SELECT {keys} FROM {source} GROUP BY {keys} HAVING COUNT(*) > 1 LIMIT 1").to_pylist()
         if dup:
             value = ", ".join(str(v) for v in dup[0].values())
             raise PrimaryKeyViolation(table.name, table.primary_key, value)

@@ -1,0 +1,5 @@
+"""`python -m carelake` runs the CLI."""
+
+from carelake.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The command line: verbs, --json on stdout, exit codes 0/1/2 and one-line errors with a hint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_COUNTS
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("CARELAKE_WAREHOUSE", None) if env is None else None
+    return subprocess.run(
+        [sys.executable, "-m", "carelake", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_load_then_info_json_reports_source_counts(tmp_path: Path, sample_dir: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'x.duckdb'}"
+    loaded = run("--warehouse", url, "load", "omop", str(sample_dir), "--json", cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    report = json.loads(loaded.stdout)
+    assert report["read"] == report["loaded"] == 294203
+    info = run("--warehouse", url, "info", "--json", cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    data = json.loads(info.stdout)
+    assert data["cdm_version"] == "5.4"
+    for table, n in SAMPLE_COUNTS.items():
+        assert data["tables"][f"cdm.{table}"] == n
+
+
+def test_demo_runs_on_embedded_duckdb(tmp_path: Path) -> None:
+    done = run("demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "persons by gender: MALE 15, FEMALE 13" in done.stdout
+    assert (tmp_path / "carelake-demo.duckdb").exists()
+
+
+def test_bad_input_exits_2_with_one_line_and_hint(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "person.csv").write_text("person_id;gender_concept_id\n1;8507\n")
+    done = run("load", "omop", str(tmp_path / "in"), cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and "person.csv, line 1" in lines[0]
+    assert lines[1].startswith("hint: ")
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["--warehouse", "mysql://x/y", "info"], ["load", "omop"], ["frobnicate"]])
+def test_user_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    assert run(*args, cwd=tmp_path).returncode == 2
+
+
+def test_settings_precedence_flag_env_file(tmp_path: Path) -> None:
+    (tmp_path / "carelake.toml").write_text(f'warehouse = "duckdb:///{tmp_path / "from_file.duckdb"}"\n')
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "from_file.duckdb").exists()
+    env = {"CARELAKE_WAREHOUSE": f"duckdb:///{tmp_path / 'from_env.duckdb'}"}
+    assert run("init", cwd=tmp_path, env=env).returncode == 0
+    assert (tmp_path / "from_env.duckdb").exists()
+    again = run("--warehouse", f"duckdb:///{tmp_path / 'from_env.duckdb'}", "init", cwd=tmp_path, env=env)
+    assert again.stdout.strip() == "CDM schema already complete"
+
+
+def test_help_does_not_import_engines(tmp_path: Path) -> None:
+    code = (
+        "import sys; from carelake.cli import app; "
+        "print(sorted(m for m in ('duckdb', 'pyarrow', 'pyspark', 'psycopg') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert done.stdout.strip() == "[]"
