@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +85,28 @@ def _print_info(info: WarehouseInfo) -> None:
         _out(f"  {name:<{width}}  {n:>12,}")
 
 
+def _load(
+    loader: Callable[..., LoadReport],
+    label: str,
+    paths: list[Path],
+    mode: Mode,
+    on_error: OnError,
+    rejects: Path,
+    as_json: bool,
+) -> None:
+    """Run a loader with the CLI's warehouse and progress bar, then print its accounting."""
+    with open_warehouse() as wh, progress_bar(label) as progress:
+        report = loader(
+            wh,
+            paths,
+            mode=mode.value,
+            on_error="skip" if on_error is OnError.skip else "raise",
+            rejects_path=rejects,
+            progress=progress,
+        )
+    _print_load(report, as_json)
+
+
 def register(app: typer.Typer) -> None:
     load_app = typer.Typer(help="Load data into the warehouse.", no_args_is_help=True)
     vocab_app = typer.Typer(help="OMOP vocabularies.", no_args_is_help=True)
@@ -127,16 +150,7 @@ def register(app: typer.Typer) -> None:
         """Load OMOP CDM files; all or nothing, and a re-load does not duplicate rows."""
         from carelake.omop.loader import load_files
 
-        with open_warehouse() as wh, progress_bar("loading") as progress:
-            report = load_files(
-                wh,
-                paths,
-                mode=mode.value,
-                on_error="skip" if on_error is OnError.skip else "raise",
-                rejects_path=rejects,
-                progress=progress,
-            )
-        _print_load(report, as_json)
+        _load(load_files, "loading", paths, mode, on_error, rejects, as_json)
 
     @vocab_app.command("load")
     def vocab_load(
@@ -149,16 +163,7 @@ def register(app: typer.Typer) -> None:
         """Load an Athena vocabulary download."""
         from carelake.omop.vocabulary import load_vocabulary
 
-        with open_warehouse() as wh, progress_bar("loading vocabulary") as progress:
-            report = load_vocabulary(
-                wh,
-                paths,
-                mode=mode.value,
-                on_error="skip" if on_error is OnError.skip else "raise",
-                rejects_path=rejects,
-                progress=progress,
-            )
-        _print_load(report, as_json)
+        _load(load_vocabulary, "loading vocabulary", paths, mode, on_error, rejects, as_json)
 
     @app.command()
     def demo(as_json: bool = _JSON) -> None:
