@@ -127,6 +127,25 @@ def run_arm(name: str, csv_path: Path, url: str) -> tuple[float, int, float]:
     return float(seconds), int(rows), usage.ru_maxrss / 1024
 
 
+def _drop_schema(schema: str) -> None:
+    subprocess.run(
+        [
+            "psql",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-c",
+            f"DROP SCHEMA IF EXISTS {schema} CASCADE",
+        ],
+        check=True,
+        env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"},
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=10_000_000)
@@ -156,21 +175,7 @@ def main() -> None:
                 f.unlink()
         if url.startswith("postgresql"):
             schema = url.split("schema=")[1].split("&")[0]
-            subprocess.run(
-                [
-                    "psql",
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "test",
-                    "-c",
-                    f"DROP SCHEMA IF EXISTS {schema} CASCADE",
-                ],
-                check=True,
-            )
+            _drop_schema(schema)
         seconds, rows, rss = run_arm(name, csv_path, url)
         results[name] = (seconds, a.rows if rows < 0 else rows, rss)
         print(f"{name:<28} {seconds:8.1f} s  {a.rows / seconds:12,.0f} rows/s  peak RSS {rss:7.0f} MB", flush=True)
@@ -179,6 +184,8 @@ def main() -> None:
         print(f"{ours} vs {theirs}: {ratio:.2f}x the engine's own speed (target >= 0.8)")
     for f in WORK.glob("*.duckdb*"):
         f.unlink()
+    for schema in ("bench_a", "bench_ra", "bench_b", "bench_rb"):
+        _drop_schema(schema)
     shutil.rmtree(WORK / "spark", ignore_errors=True)
 
 
