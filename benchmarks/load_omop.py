@@ -93,21 +93,7 @@ def arm(name: str, csv_path: Path, url: str) -> None:
         wh.close()
         schema = url.split("schema=")[1].split("&")[0]
         cols = ", ".join(_schema().names)
-        subprocess.run(
-            [
-                "psql",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-c",
-                f"\\copy {schema}.measurement ({cols}) FROM '{csv_path}' WITH (FORMAT csv, HEADER true)",
-            ],
-            check=True,
-        )
+        _psql(rf"\copy {schema}.measurement ({cols}) FROM '{csv_path}' WITH (FORMAT csv, HEADER true)")
         rows = -1
     elapsed = time.perf_counter() - t
     print(f"{elapsed:.3f} {rows}")
@@ -127,23 +113,17 @@ def run_arm(name: str, csv_path: Path, url: str) -> tuple[float, int, float]:
     return float(seconds), int(rows), usage.ru_maxrss / 1024
 
 
-def _drop_schema(schema: str) -> None:
+def _psql(command: str) -> None:
+    """Run one psql command against the local test database, warnings only."""
     subprocess.run(
-        [
-            "psql",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-c",
-            f"DROP SCHEMA IF EXISTS {schema} CASCADE",
-        ],
+        ["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c", command],
         check=True,
         env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"},
     )
+
+
+def _drop_schema(schema: str) -> None:
+    _psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def main() -> None:
