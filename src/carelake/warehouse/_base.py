@@ -17,7 +17,7 @@ import pyarrow as pa
 import sqlglot
 
 from carelake.errors import WarehouseError
-from carelake.warehouse._types import TableSchema
+from carelake.warehouse._types import Column, TableSchema
 from carelake.warehouse._url import WarehouseURL
 
 __all__ = ["CANONICAL_DIALECT", "PrimaryKeyViolation", "Warehouse", "WriteMode"]
@@ -61,6 +61,8 @@ class Warehouse(ABC):
     dialect: ClassVar[str]
     supports_transactions: ClassVar[bool] = True
     enforces_primary_keys: ClassVar[bool] = True
+    # How a JSON column is declared, in canonical SQL that survives transpiling to this engine.
+    json_type: ClassVar[str] = "JSON"
     supports_indexes: ClassVar[bool] = False
 
     def __init__(self, url: WarehouseURL) -> None:
@@ -128,7 +130,7 @@ class Warehouse(ABC):
 
     def create_table(self, schema: str, table: TableSchema) -> None:
         """Create `table` in `schema` unless it exists (idempotent)."""
-        cols = [f"{quote(c.name)} {c.sql_type()}{'' if c.nullable else ' NOT NULL'}" for c in table.columns]
+        cols = [f"{quote(c.name)} {self._type_sql(c)}{'' if c.nullable else ' NOT NULL'}" for c in table.columns]
         if table.primary_key and self.enforces_primary_keys:
             cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
         self.execute(
@@ -141,6 +143,10 @@ class Warehouse(ABC):
                     f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(schema)}.{quote(table.name)} "
                     f"({', '.join(quote(c) for c in columns)})"
                 )
+
+    def _type_sql(self, column: Column) -> str:
+        """A column's type in canonical SQL; JSON is the engine's own JSON type (PostgreSQL: JSONB, indexed access)."""
+        return self.json_type if column.kind == "json" else column.sql_type()
 
     def row_count(self, schema: str, table: str) -> int:
         return int(self.fetch_scalar(f"SELECT COUNT(*) FROM {quote(schema)}.{quote(table)}"))

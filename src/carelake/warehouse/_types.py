@@ -9,7 +9,7 @@ import pyarrow as pa
 
 __all__ = ["Column", "ColumnKind", "TableSchema"]
 
-ColumnKind = Literal["bigint", "integer", "double", "date", "timestamp", "varchar"]
+ColumnKind = Literal["bigint", "integer", "double", "date", "timestamp", "varchar", "json"]
 
 _ARROW: dict[str, pa.DataType] = {
     "bigint": pa.int64(),
@@ -19,6 +19,8 @@ _ARROW: dict[str, pa.DataType] = {
     # OMOP datetimes carry no zone; naive microseconds is what every backend stores.
     "timestamp": pa.timestamp("us"),
     "varchar": pa.string(),
+    # JSON travels as text; each engine stores it in its own JSON type (DuckDB JSON, PostgreSQL JSONB).
+    "json": pa.string(),
 }
 
 
@@ -39,6 +41,8 @@ class Column:
         """The type in canonical (DuckDB-flavoured) SQL, for SQLGlot to transpile."""
         if self.kind == "varchar":
             return f"VARCHAR({self.length})" if self.length else "VARCHAR"
+        if self.kind == "json":
+            return "JSON"
         return {"bigint": "BIGINT", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE"}.get(
             self.kind, "TIMESTAMP"
         )

@@ -26,6 +26,7 @@ class PostgresWarehouse(Warehouse):
     """A PostgreSQL database; the CDM lives in a named schema (URL parameter `schema`)."""
 
     dialect = "postgres"
+    json_type = "JSONB"
     supports_indexes = True
 
     def __init__(self, url: WarehouseURL) -> None:

@@ -69,6 +69,7 @@ class SparkWarehouse(Warehouse):
     """Spark in local mode over a folder of Parquet tables (URL `spark://local?path=DIR&master=local[2]`)."""
 
     dialect = "spark"
+    json_type = "STRING"
     supports_transactions = False
     enforces_primary_keys = False
 
@@ -104,7 +105,7 @@ class SparkWarehouse(Warehouse):
         folder = self.root / schema / table.name
         if (folder / _SIDECAR).exists():
             return
-        cols = ", ".join(f"{quote(c.name)} {c.sql_type()}" for c in table.columns)
+        cols = ", ".join(f"{quote(c.name)} {self._type_sql(c)}" for c in table.columns)
         columns_ddl = self.sql(f"CREATE TABLE t ({cols})").split("(", 1)[1].rsplit(")", 1)[0]
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(table.arrow_schema.empty_table(), folder / "part-empty.parquet")

@@ -1,0 +1,29 @@
+"""FHIR R4: readers, reference resolution, the raw store, FHIRPath and SQL-on-FHIR v2 views compiled to SQL.
+
+`stage_fhir(wh, paths)` loads resources into `fhir.<type>` tables; `run_view(wh, view)` runs a ViewDefinition in the
+warehouse and returns an Arrow table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["StageReport", "stage_fhir"]
+
+if TYPE_CHECKING:
+    from carelake.fhir.store import StageReport, stage_fhir
+
+_LAZY = {
+    "StageReport": ("carelake.fhir.store", "StageReport"),
+    "stage_fhir": ("carelake.fhir.store", "stage_fhir"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use: the CLI's --help must not pay for the engines."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        module, attr = _LAZY[name]
+        return getattr(import_module(module), attr)
+    raise AttributeError(f"module 'carelake.fhir' has no attribute {name!r}")

@@ -1,0 +1,109 @@
+"""Reference resolution: `urn:uuid:` fullUrls and conditional references become `Type/id` when the target is loaded.
+
+Transaction bundles point at each other's entries by `urn:uuid:` and at shared practitioners and organisations by
+search (`Practitioner?identifier=system|value`); a warehouse needs plain `Type/id` to join on. The index is
+built from every resource read, across files; a reference whose target is not in the input is kept as written and
+counted, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = ["ReferenceIndex"]
+
+
+class ReferenceIndex:
+    """Maps fullUrls and (type, identifier) pairs to `Type/id`, and rewrites references in place."""
+
+    def __init__(self) -> None:
+        self._urls: dict[str, str] = {}
+        self._identifiers: dict[str, str] = {}
+        self.rewritten = 0
+        self.unresolved: Counter[str] = Counter()
+
+    def add(self, resource_type: str, rid: str, resource: dict[str, Any], full_url: str | None) -> None:
+        """Remember how other resources may point at this one."""
+        key = f"{resource_type}/{rid}"
+        if full_url:
+            self._urls[full_url] = key
+        identifiers = resource.get("identifier")
+        if isinstance(identifiers, list):
+            for ident in identifiers:
+                if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+                    system = ident.get("system") if isinstance(ident.get("system"), str) else ""
+                    self._identifiers[f"{resource_type}?{system}|{ident['value']}"] = key
+                    self._identifiers.setdefault(f"{resource_type}?|{ident['value']}", key)
+
+    def needs_rewrite(self, resource: dict[str, Any]) -> bool:
+        """True when the resource holds a reference that is a urn, a search, or an absolute URL."""
+        return any(_pending(ref) for ref in _references(resource))
+
+    def resolve(self, resource: dict[str, Any], *, final: bool) -> bool:
+        """Rewrite what can be resolved now; True when nothing is left pending.
+
+        With `final`, whatever is still unresolved is counted (by kind) and left as written.
+        """
+        complete = True
+        for holder in _holders(resource):
+            ref = holder["reference"]
+            if not _pending(ref):
+                continue
+            target = self.lookup(ref)
+            if target is not None:
+                holder["reference"] = target
+                self.rewritten += 1
+            elif final:
+                self.unresolved[_kind(ref)] += 1
+            else:
+                complete = False
+        return complete
+
+    def lookup(self, ref: str) -> str | None:
+        if ref in self._urls:
+            return self._urls[ref]
+        if "?" in ref and not ref.startswith(("http://", "https://")):
+            rtype, _, query = ref.partition("?")
+            params = parse_qsl(query, keep_blank_values=True)
+            for name, value in params:
+                if name == "identifier":
+                    system, bar, code = value.rpartition("|")
+                    key = f"{rtype}?{system}|{code}" if bar else f"{rtype}?|{value}"
+                    if key in self._identifiers:
+                        return self._identifiers[key]
+            return None
+        return None
+
+
+def _pending(ref: str) -> bool:
+    return ref.startswith(("urn:", "http://", "https://")) or ("?" in ref)
+
+
+def _kind(ref: str) -> str:
+    if ref.startswith("urn:"):
+        return "urn"
+    if "?" in ref:
+        return "conditional"
+    return "absolute URL"
+
+
+def _holders(node: Any) -> Iterator[dict[str, Any]]:
+    """Every object with a string `reference` (a Reference), at any depth."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("reference")
+            if isinstance(ref, str):
+                yield item
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+
+
+def _references(node: Any) -> Iterator[str]:
+    for holder in _holders(node):
+        yield holder["reference"]
