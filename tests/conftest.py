@@ -30,7 +30,7 @@ def make_url(backend: str, tmp_path: Path) -> str:
         return f"duckdb:///{tmp_path / 'wh.duckdb'}"
     if backend == "postgres":
         tag = uuid.uuid4().hex[:10]
-        return f"{POSTGRES}?schema=cdm_{tag}&results=results_{tag}"
+        return f"{POSTGRES}?schema=cdm_{tag}&results=results_{tag}&fhir=fhir_{tag}"
     return f"spark://local?path={tmp_path / 'spark'}"
 
 
@@ -40,6 +40,7 @@ def drop(url: str) -> None:
         try:
             wh.execute(f"DROP SCHEMA IF EXISTS {wh.cdm_schema} CASCADE")
             wh.execute(f"DROP SCHEMA IF EXISTS {wh.results_schema} CASCADE")
+            wh.execute(f"DROP SCHEMA IF EXISTS {wh.fhir_schema} CASCADE")
         finally:
             wh.close()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from carelake.cli import _omop
+from carelake.cli import _fhir, _omop
 from carelake.cli._state import state
 
 __all__ = ["app", "main"]
@@ -44,7 +44,10 @@ def _global(
     )
 
 
-_omop.register(app)
+_load_app = typer.Typer(help="Load data into the warehouse.", no_args_is_help=True)
+app.add_typer(_load_app, name="load")
+_omop.register(app, _load_app)
+_fhir.register(app, _load_app)
 
 
 def print_json(data: Any) -> None:

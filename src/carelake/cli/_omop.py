@@ -107,10 +107,8 @@ def _load(
     _print_load(report, as_json)
 
 
-def register(app: typer.Typer) -> None:
-    load_app = typer.Typer(help="Load data into the warehouse.", no_args_is_help=True)
+def register(app: typer.Typer, load_app: typer.Typer) -> None:
     vocab_app = typer.Typer(help="OMOP vocabularies.", no_args_is_help=True)
-    app.add_typer(load_app, name="load")
     app.add_typer(vocab_app, name="vocab")
 
     @app.command()

@@ -84,8 +84,9 @@ class StageReport:
 class _Writer:
     """Per-type buffers flushed as Arrow batches; the last copy of an id in the input wins."""
 
-    def __init__(self, wh: Warehouse, report: StageReport) -> None:
+    def __init__(self, wh: Warehouse, report: StageReport, schema: str) -> None:
         self.wh = wh
+        self.schema = schema
         self.report = report
         self.buffers: dict[str, dict[str, tuple[str, str, int | None, int | None]]] = {}
         self.created: set[str] = set()
@@ -104,7 +105,7 @@ class _Writer:
             return
         table = raw_table(resource_type)
         if resource_type not in self.created:
-            self.wh.create_table(FHIR_SCHEMA, table)
+            self.wh.create_table(self.schema, table)
             self.created.add(resource_type)
         rows = list(buf.items())
         batch = pa.record_batch(
@@ -117,7 +118,7 @@ class _Writer:
             ],
             schema=table.arrow_schema,
         )
-        self.wh.write_table(FHIR_SCHEMA, table, [batch], mode="upsert")
+        self.wh.write_table(self.schema, table, [batch], mode="upsert")
 
     def flush_all(self) -> None:
         for resource_type in list(self.buffers):
@@ -128,14 +129,19 @@ def stage_fhir(
     wh: Warehouse,
     paths: Iterable[str | Path],
     *,
+    schema: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> StageReport:
-    """Load FHIR files into the raw store; return the accounting. All or nothing at the warehouse level."""
+    """Load FHIR files into the raw store (`schema`, default the warehouse's `fhir`); return the accounting.
+
+    All or nothing at the warehouse level: a failure rolls everything back; a bad record is only set aside.
+    """
+    schema = schema or wh.fhir_schema
     report = StageReport()
     index = ReferenceIndex()
-    writer = _Writer(wh, report)
+    writer = _Writer(wh, report, schema)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spill, wh.transaction():
-        wh.create_schema(FHIR_SCHEMA)
+        wh.create_schema(schema)
         spilled = 0
         for entry in discover(paths):
             if isinstance(entry, SkippedFile):
@@ -189,7 +195,7 @@ def _reject(report: StageReport, item: Rejection) -> None:
     report.read[key] += 1
     report.rejected[key] += 1
     report.rejections.append(item)
-    log.warning("rejected %s: %s", item.where, item.reason)
+    log.debug("rejected %s: %s", item.where, item.reason)
 
 
 def _is_ndjson(path: Path) -> bool:

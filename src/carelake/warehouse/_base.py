@@ -69,6 +69,8 @@ class Warehouse(ABC):
         self.url = url
         self.cdm_schema = url.cdm_schema
         self.results_schema = url.results_schema
+        # The raw FHIR store (one table per resource type); `?fhir=` in the URL.
+        self.fhir_schema = url.fhir_schema
         self._in_transaction = False
 
     # -- primitives each backend provides -------------------------------------------------------
@@ -114,6 +116,16 @@ class Warehouse(ABC):
         native = self.sql(query)
         log.debug("%s: %s", self.dialect, native)
         return self._fetch_arrow(native)
+
+    def execute_native(self, native_sql: str) -> None:
+        """Run SQL already written in this engine's own dialect (generated code that SQLGlot should not touch)."""
+        log.debug("%s (native): %s", self.dialect, native_sql)
+        self._execute(native_sql)
+
+    def fetch_native(self, native_sql: str) -> pa.Table:
+        """Like `fetch_arrow`, for SQL already in this engine's dialect."""
+        log.debug("%s (native): %s", self.dialect, native_sql)
+        return self._fetch_arrow(native_sql)
 
     def fetch_scalar(self, query: str) -> Any:
         table = self.fetch_arrow(query)

@@ -24,6 +24,7 @@ class WarehouseURL:
     cdm_schema: str = "cdm"
     results_schema: str = "results"
     path: Path | None = None
+    fhir_schema: str = "fhir"
     dsn: str | None = None
     options: dict[str, str] = field(default_factory=dict)
 
@@ -35,7 +36,8 @@ def parse_url(url: str) -> WarehouseURL:
     query = dict(parse_qsl(parts.query))
     cdm = query.pop("schema", "cdm")
     results = query.pop("results", "results")
-    for name in (cdm, results):
+    fhir = query.pop("fhir", "fhir")
+    for name in (cdm, results, fhir):
         if not name.isidentifier():
             raise ConfigError(f"schema name {name!r} in {url!r} is not a plain identifier", hint=_HINT)
     if scheme == "duckdb":
@@ -45,14 +47,16 @@ def parse_url(url: str) -> WarehouseURL:
         if not raw_path:
             raise ConfigError(f"DuckDB URL {url!r} names no file", hint=_HINT)
         path = None if raw_path == ":memory:" else Path(raw_path)
-        return WarehouseURL("duckdb", url, cdm, results, path=path, options=query)
+        return WarehouseURL("duckdb", url, cdm, results, path=path, fhir_schema=fhir, options=query)
     if scheme in ("postgresql", "postgres"):
         dsn = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
         extra = "&".join(f"{k}={v}" for k, v in query.items())
-        return WarehouseURL("postgres", url, cdm, results, dsn=dsn + (f"?{extra}" if extra else ""), options={})
+        return WarehouseURL(
+            "postgres", url, cdm, results, dsn=dsn + (f"?{extra}" if extra else ""), fhir_schema=fhir, options={}
+        )
     if scheme == "spark":
         if parts.netloc not in ("local", ""):
             raise ConfigError(f"Spark URL {url!r}: only spark://local is supported", hint=_HINT)
         path = Path(query.pop("path", "carelake-spark"))
-        return WarehouseURL("spark", url, cdm, results, path=path, options=query)
+        return WarehouseURL("spark", url, cdm, results, path=path, fhir_schema=fhir, options=query)
     raise ConfigError(f"unknown warehouse URL {url!r}", hint=_HINT)

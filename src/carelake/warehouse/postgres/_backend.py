@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable
 
 import psycopg
+import psycopg.types.string
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -39,6 +40,9 @@ class PostgresWarehouse(Warehouse):
                 f"cannot connect to PostgreSQL at {url.raw}: {str(e).strip()}",
                 hint="check host, port, user and database in the URL, and that the server runs",
             ) from e
+        # JSON comes back as text, as from the other engines; parsing it is the caller's choice.
+        for json_type in ("json", "jsonb"):
+            self._con.adapters.register_loader(json_type, psycopg.types.string.TextLoader)
 
     def _execute(self, native_sql: str) -> None:
         try:

@@ -1,0 +1,164 @@
+"""Verbs for FHIR: `load fhir`, `fhir view`, `fhir conformance`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from carelake.cli._state import open_warehouse, state, warehouse_url
+
+if TYPE_CHECKING:
+    from carelake.fhir.store import StageReport
+
+__all__ = ["register"]
+
+_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+class Format(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    ndjson = "ndjson"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _view_warehouse(has_input: bool) -> str:
+    """With --input and no warehouse chosen, a view runs in a throw-away in-memory DuckDB."""
+    from carelake.config import load_settings
+
+    if has_input and load_settings(state.warehouse_flag).warehouse_from == "default":
+        return "duckdb:///:memory:"
+    return warehouse_url()
+
+
+def _print_stage(report: StageReport, as_json: bool, limit: int = 20) -> None:
+    if as_json:
+        from carelake.cli._main import print_json
+
+        print_json(report.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"load fhir --stage-only ({report.files} files)", title_justify="left")
+    for col in ("resource type", "read", "loaded", "rejected"):
+        table.add_column(col, justify="left" if col == "resource type" else "right")
+    for t in sorted(set(report.read) | set(report.rejected)):
+        table.add_row(t, f"{report.read[t]:,}", f"{report.loaded[t]:,}", f"{report.rejected[t]:,}")
+    table.add_row(
+        "total", f"{report.total_read:,}", f"{sum(report.loaded.values()):,}", f"{sum(report.rejected.values()):,}"
+    )
+    Console(soft_wrap=True).print(table)
+    unresolved = sum(report.references_unresolved.values())
+    _out(
+        f"references rewritten to Type/id: {report.references_rewritten:,}; unresolved (kept as written): "
+        f"{unresolved:,}" + (f" {report.references_unresolved}" if unresolved else "")
+    )
+    for s in report.skipped_files:
+        _out(f"skipped {s.file}: {s.reason}")
+    for r in report.rejections[:limit]:
+        _out(f"rejected {r.where}: {r.reason}")
+    if len(report.rejections) > limit:
+        _out(f"... and {len(report.rejections) - limit:,} more rejections (--json lists them all)")
+
+
+def register(app: typer.Typer, load_app: typer.Typer) -> None:
+    fhir_app = typer.Typer(help="FHIR: SQL-on-FHIR views and their conformance suite.", no_args_is_help=True)
+    app.add_typer(fhir_app, name="fhir")
+
+    @load_app.command("fhir")
+    def load_fhir(
+        paths: list[Path] = typer.Argument(
+            ..., help="Files or folders: Bulk NDJSON (.ndjson, .gz), bundles, single resources, a Bulk manifest."
+        ),
+        stage_only: bool = typer.Option(
+            False, "--stage-only", help="Load the raw FHIR store only (tables fhir.<type>), without harmonizing."
+        ),
+        as_json: bool = _JSON,
+    ) -> None:
+        """Load FHIR R4; bad records are set aside with file:line and reason, everything else loads."""
+        from carelake.errors import UserError
+        from carelake.fhir.store import stage_fhir
+
+        if not stage_only:
+            raise UserError(
+                "harmonizing FHIR to OMOP is not available yet",
+                hint="add --stage-only to load the raw FHIR store (tables fhir.<type>) and query it with views",
+            )
+        with open_warehouse() as wh:
+            report = stage_fhir(wh, paths)
+        _print_stage(report, as_json)
+
+    @fhir_app.command("view")
+    def view(
+        view_file: Path = typer.Argument(..., help="A SQL-on-FHIR v2 ViewDefinition (JSON)."),
+        inputs: list[Path] = typer.Option(
+            [], "--input", "-i", help="FHIR files or folders to stage first (default: the warehouse's raw store)."
+        ),
+        fmt: Format = typer.Option(Format.csv, "--format", "-f", help="Output format."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default: stdout)."),
+        to_table: str | None = typer.Option(None, "--to-table", help="Save the rows as this warehouse table."),
+        to_view: str | None = typer.Option(None, "--to-view", help="Save the view as a live SQL view (DuckDB)."),
+        show_sql: bool = typer.Option(False, "--sql", help="Print the compiled SQL instead of running it."),
+    ) -> None:
+        """Run a ViewDefinition in the warehouse (compiled to SQL) and write its rows."""
+        from carelake.fhir.store import stage_fhir
+        from carelake.fhir.view.output import write_rows
+        from carelake.fhir.view.runner import compile_view, load_view, materialize_view, run_view
+        from carelake.warehouse import connect
+
+        definition = load_view(view_file)
+        if show_sql:
+            dialect = "postgres" if warehouse_url().startswith("postgres") else "duckdb"
+            _out(compile_view(definition, dialect))
+            return
+        wh = connect(_view_warehouse(bool(inputs)))
+        try:
+            if inputs:
+                report = stage_fhir(wh, inputs)
+                for r in report.rejections[:20]:
+                    sys.stderr.write(f"rejected {r.where}: {r.reason}\n")
+            if to_table or to_view:
+                target = str(to_table or to_view)
+                materialize_view(wh, definition, target, kind="table" if to_table else "view")
+                sys.stderr.write(f"saved as {'table' if to_table else 'view'} {target}\n")
+                return
+            table = run_view(wh, definition)
+        finally:
+            wh.close()
+        write_rows(table, fmt.value, out)
+        if out is not None:
+            sys.stderr.write(f"{table.num_rows:,} rows written to {out}\n")
+
+    @fhir_app.command("conformance")
+    def conformance(
+        directory: Path = typer.Argument(..., help="A folder of SQL-on-FHIR v2 test files (official format)."),
+        report: Path | None = typer.Option(None, "--report", help="Write the official test_report.json here."),
+        as_json: bool = _JSON,
+    ) -> None:
+        """Run SQL-on-FHIR v2 test files and report passes and failures (default: in-memory DuckDB)."""
+        from carelake.fhir.view.conformance import run_conformance
+
+        result = run_conformance(directory, _view_warehouse(True), report=report)
+        passed, total = result.counts()
+        by_tag = {tag: result.counts(tag) for tag in ("shareable", "experimental")}
+        if as_json:
+            _out(json.dumps({"passed": passed, "total": total, "by_tag": by_tag, "failures": [
+                {"file": f, "test": n, "error": e} for f, n, e in result.failures()]}, indent=2))  # fmt: skip
+            return
+        _out(f"passed {passed} of {total} tests")
+        for tag, (p, t) in by_tag.items():
+            if t:
+                _out(f"  {tag}: {p} of {t}")
+        for f, n, e in result.failures():
+            _out(f"FAILED {f} / {n}: {e}")
+        if report is not None:
+            _out(f"report written to {report}")

@@ -1,0 +1,133 @@
+"""A ViewDefinition's select tree → one SQL query over the raw FHIR store.
+
+forEach and forEachOrNull become lateral unnest joins (so nested selects are plain joins and the engine sees one
+flat query), unionAll becomes a lateral UNION ALL subquery, repeat a recursive CTE. Columns come out typed: the
+declared `type`, or the type the R4 model gives the path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from carelake.fhir.view.definition import ViewColumn, ViewDefinition, ViewError, ViewSelect
+from carelake.fhir.view.dialect import Dialect
+from carelake.fhir.view.expr import Ctx, ExprCompiler, Unsupported, Val, native_kind
+
+__all__ = ["compile_sql"]
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _SelectCompiler:
+    def __init__(self, view: ViewDefinition, dialect: Dialect) -> None:
+        self.view = view
+        self.d = dialect
+        self.x = ExprCompiler(dialect)
+        self.aliases = 0
+
+    def alias(self, prefix: str) -> str:
+        self.aliases += 1
+        return f"{prefix}{self.aliases}"
+
+    def select(self, sel: ViewSelect, ctx: Ctx, joins: list[str]) -> list[tuple[str, str]]:
+        if sel.for_each is not None:
+            v = self.x.compile(sel.for_each.node, ctx)
+            a = self.alias("f")
+            joins.append(self.d.unnest(self.x.as_list(v), a, sel.or_null))
+            element = Val(f"{a}.e", "json", v.ftype, False, root=f"{a}.e")
+            ctx = replace(ctx, this=element, row_index=f"(coalesce({a}.n, 1) - 1)")
+        if sel.repeat:
+            ctx = self.repeat(sel, ctx, joins)
+        cols = [(c.name, self.column(c, ctx)) for c in sel.columns]
+        for child in sel.selects:
+            cols += self.select(child, ctx, joins)
+        if sel.union_all:
+            a = self.alias("u")
+            branches = []
+            for branch in sel.union_all:
+                inner: list[str] = []
+                bcols = self.select(branch, ctx, inner)
+                one = self.alias("one")
+                items = ", ".join(f"{sql} AS {_q(name)}" for name, sql in bcols)
+                branches.append(f"SELECT {items} FROM (SELECT 1 AS x) AS {one} {' '.join(inner)}")
+            joins.append(f"CROSS JOIN LATERAL ({' UNION ALL '.join(branches)}) AS {a}")
+            cols += [(n, f"{a}.{_q(n)}") for n in sel.union_all[0].column_names()]
+        return cols
+
+    def repeat(self, sel: ViewSelect, ctx: Ctx, joins: list[str]) -> Ctx:
+        """Every element reachable by applying the repeat paths again and again, depth-first, as rows.
+
+        Each row carries its path of positions, so %rowIndex is the element's place in a depth-first walk.
+        """
+        rt, a, t, t2 = self.alias("rt"), self.alias("r"), self.alias("s"), self.alias("s")
+        found = [self.x.compile(p.node, ctx) for p in sel.repeat]
+        ftype = next((v.ftype for v in found if v.ftype is not None), None)
+        inner = replace(ctx, this=Val(f"{rt}.e", "json", ftype, False, root=f"{rt}.e"))
+        again = [self.x.compile(p.node, inner) for p in sel.repeat]
+        seed_list = self._concat([self.x.as_list(v) for v in found])
+        step_list = self._concat([self.x.as_list(v) for v in again])
+        seed = f"SELECT {t}.e, {self.d.int_array(f'{t}.n')} FROM {self.d.unnest_from(seed_list, t)}"
+        step = (
+            f"SELECT {t2}.e, {self.d.int_array_append(f'{rt}.k', f'{t2}.n')} "
+            f"FROM {rt}, {self.d.unnest_from(step_list, t2)}"
+        )
+        body = f"WITH RECURSIVE {rt}(e, k) AS ({seed} UNION ALL {step})"
+        joins.append(f"CROSS JOIN LATERAL ({body} SELECT e, row_number() OVER (ORDER BY k) - 1 AS i FROM {rt}) AS {a}")
+        return replace(ctx, this=Val(f"{a}.e", "json", ftype, False, root=f"{a}.e"), row_index=f"{a}.i")
+
+    def _concat(self, lists: list[str]) -> str:
+        out = lists[0]
+        for other in lists[1:]:
+            out = self.d.list_concat(out, other)
+        return out
+
+    def column(self, c: ViewColumn, ctx: Ctx) -> str:
+        try:
+            v = self.x.compile(c.path.node, ctx)
+        except Unsupported as e:
+            raise ViewError(f"{c.where} ({c.name}): {e} is not supported in SQL yet") from e
+        kind = _kind_of(c.type) if c.type else native_kind(v.ftype)
+        if c.collection:
+            var = f"c{self.alias('')}"
+            element = self.d.json_to(var, kind) if kind else self.d.json_to(var, "string")
+            return self.d.list_native(self.x.as_list(v), var, element)
+        if v.many and c.collection is False:
+            raise ViewError(
+                f"{c.where} ({c.name}): path {c.path.text!r} can return more than one value",
+                hint='set "collection": true, or narrow the path (first(), where(...), an index)',
+            )
+        if v.rep == "sql" and v.root is None and v.choice is None:
+            return self.x.as_native(v, kind) if kind else v.sql
+        one = self.d.raise_if_many(self.x.as_list(v), f"column {c.name}: more than one value") if v.many else None
+        one = one or self.x.as_one(v)
+        if kind is None:
+            return self.d.json_text(one)
+        return self.d.json_to(one, kind)
+
+
+def _kind_of(fhir_type: str) -> str | None:
+    return native_kind(fhir_type) or ("string" if fhir_type[:1].islower() else None)
+
+
+def compile_sql(view: ViewDefinition, dialect: Dialect, table: str) -> str:
+    """The whole view as one SQL query in `dialect`, reading raw resources from `table` (id, resource)."""
+    sc = _SelectCompiler(view, dialect)
+    root = Val("r.resource", "json", view.resource, False, root="r.resource")
+    ctx = Ctx(root, "r.id", "0", view.constants, view.resource, root)
+    joins: list[str] = []
+    cols: list[tuple[str, str]] = []
+    for sel in view.select:
+        cols += sc.select(sel, ctx, joins)
+    conditions = []
+    for i, w in enumerate(view.where):
+        v = sc.x.compile(w.node, ctx)
+        if v.ftype is not None and v.ftype != "boolean":
+            raise ViewError(f"where[{i}]: path {w.text!r} gives {v.ftype}, not a boolean")
+        conditions.append(f"coalesce({sc.x.as_bool(v)}, false)")
+    items = ",\n  ".join(f"{sql} AS {_q(name)}" for name, sql in cols)
+    query = f"SELECT\n  {items}\nFROM {table} AS r\n" + "\n".join(joins)
+    if conditions:
+        query += "\nWHERE " + " AND ".join(conditions)
+    return query

@@ -1,0 +1,311 @@
+"""How each engine spells the handful of JSON operations a compiled view needs.
+
+A FHIRPath collection is a list of JSON values (DuckDB `JSON[]`) or a JSON array (PostgreSQL `jsonb`); a single
+value is JSON or NULL for empty. Navigation is a JSONPath, which both engines evaluate natively: DuckDB flattens
+`[*]` wildcards, PostgreSQL's lax mode does the same. Everything else is a small template per engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+__all__ = ["DIALECTS", "Dialect", "Segment"]
+
+# A JSONPath step: ("key", name), ("all", "") for [*], ("idx", n) for [n].
+Segment = tuple[str, str]
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Dialect(ABC):
+    """SQL templates for one engine."""
+
+    name: ClassVar[str]
+    empty_list: ClassVar[str]
+
+    @staticmethod
+    def jsonpath(segments: list[Segment]) -> str:
+        out = "$"
+        for kind, value in segments:
+            if kind == "key":
+                out += "." + value if value.isidentifier() else '."' + value + '"'
+            elif kind == "all":
+                out += "[*]"
+            else:
+                out += f"[{value}]"
+        return out
+
+    def literal(self, text: str) -> str:
+        return _sql_str(text)
+
+    @abstractmethod
+    def path_list(self, root: str, segments: list[Segment]) -> str: ...
+    @abstractmethod
+    def path_one(self, root: str, segments: list[Segment]) -> str: ...
+    @abstractmethod
+    def list_of(self, one: str) -> str: ...
+    @abstractmethod
+    def list_first(self, lst: str) -> str: ...
+    @abstractmethod
+    def list_last(self, lst: str) -> str: ...
+    @abstractmethod
+    def list_at(self, lst: str, index_sql: str) -> str: ...
+    @abstractmethod
+    def list_len(self, lst: str) -> str: ...
+    @abstractmethod
+    def list_filter(self, lst: str, var: str, cond: str) -> str: ...
+    @abstractmethod
+    def list_map_text(self, lst: str, var: str) -> str: ...
+    @abstractmethod
+    def list_navigate(self, lst: str, segments: list[Segment]) -> str: ...
+    @abstractmethod
+    def generic_member(self, lst: str, name: str) -> str:
+        """Element `name` of every item, whether it is a list or a single value (types the model does not know)."""
+
+    @abstractmethod
+    def list_concat(self, a: str, b: str) -> str: ...
+    @abstractmethod
+    def list_join(self, lst: str, sep: str) -> str: ...
+    @abstractmethod
+    def list_native(self, lst: str, var: str, native: str) -> str:
+        """A native SQL array whose elements are `native` (an expression in `var`, one JSON element)."""
+
+    @abstractmethod
+    def json_to(self, one: str, kind: str) -> str:
+        """A JSON value as a native SQL value of kind string|boolean|integer|decimal."""
+
+    @abstractmethod
+    def to_json(self, native: str) -> str: ...
+    @abstractmethod
+    def json_type_is(self, one: str, json_type: str) -> str:
+        """SQL boolean: the JSON value is of JSON type object|array|string|number|boolean."""
+
+    @abstractmethod
+    def unnest(self, lst: str, alias: str, or_null: bool) -> str:
+        """A join clause giving `alias.e` (one element) and `alias.i` (0-based index) for each element."""
+
+    @abstractmethod
+    def unnest_from(self, lst: str, alias: str) -> str:
+        """A FROM item giving `alias.e` (element) and `alias.n` (1-based position) for each element of a list."""
+
+    @abstractmethod
+    def int_array(self, item: str) -> str: ...
+    @abstractmethod
+    def int_array_append(self, array: str, item: str) -> str: ...
+
+    @abstractmethod
+    def json_text(self, one: str) -> str:
+        """A JSON value as text: strings unquoted, objects and arrays as JSON."""
+
+    @abstractmethod
+    def last_day_of_month(self, year_month: str) -> str:
+        """'YYYY-MM' text → the month's last day as 'YYYY-MM-DD' text."""
+
+    @abstractmethod
+    def regexp_last_segment(self, text: str) -> str: ...
+    def raise_if_many(self, lst: str, message: str) -> str:
+        return self.list_first(lst)
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+    empty_list = "[]::JSON[]"
+
+    def path_list(self, root: str, segments: list[Segment]) -> str:
+        return f"json_extract({root}, {_sql_str(self.jsonpath(segments))})"
+
+    def path_one(self, root: str, segments: list[Segment]) -> str:
+        return f"json_extract({root}, {_sql_str(self.jsonpath(segments))})"
+
+    def list_of(self, one: str) -> str:
+        return f"(CASE WHEN {one} IS NULL THEN []::JSON[] ELSE [{one}] END)"
+
+    def list_first(self, lst: str) -> str:
+        return f"({lst})[1]"
+
+    def list_last(self, lst: str) -> str:
+        return f"({lst})[-1]"
+
+    def list_at(self, lst: str, index_sql: str) -> str:
+        return f"list_extract({lst}, ({index_sql}) + 1)"
+
+    def list_len(self, lst: str) -> str:
+        return f"coalesce(len({lst}), 0)"
+
+    def list_filter(self, lst: str, var: str, cond: str) -> str:
+        return f"list_filter({lst}, lambda {var}: coalesce({cond}, false))"
+
+    def list_map_text(self, lst: str, var: str) -> str:
+        return f"list_transform({lst}, lambda {var}: {var} ->> '$')"
+
+    def list_navigate(self, lst: str, segments: list[Segment]) -> str:
+        return f"json_extract(to_json({lst}), {_sql_str(self.jsonpath([('all', ''), *segments]))})"
+
+    def generic_member(self, lst: str, name: str) -> str:
+        one = f"json_extract(g_, {_sql_str(self.jsonpath([('key', name)]))})"
+        many = f"json_extract(g_, {_sql_str(self.jsonpath([('key', name), ('all', '')]))})"
+        return (
+            f"flatten(list_transform({lst}, lambda g_: CASE WHEN json_type({one}) = 'ARRAY' THEN {many} "
+            f"WHEN {one} IS NULL THEN []::JSON[] ELSE [{one}] END))"
+        )
+
+    def list_concat(self, a: str, b: str) -> str:
+        return f"list_concat({a}, {b})"
+
+    def list_join(self, lst: str, sep: str) -> str:
+        text = self.list_map_text(lst, "j_")
+        return f"(CASE WHEN {self.list_len(lst)} = 0 THEN NULL ELSE array_to_string({text}, {sep}) END)"
+
+    def list_native(self, lst: str, var: str, native: str) -> str:
+        return f"list_transform({lst}, lambda {var}: {native})"
+
+    def json_to(self, one: str, kind: str) -> str:
+        if kind == "string":
+            return f"({one} ->> '$')"
+        if kind == "boolean":
+            return f"TRY_CAST({one} AS BOOLEAN)"
+        if kind == "integer":
+            return f"TRY_CAST({one} AS BIGINT)"
+        return f"TRY_CAST({one} AS DOUBLE)"
+
+    def to_json(self, native: str) -> str:
+        return f"to_json({native})"
+
+    def json_type_is(self, one: str, json_type: str) -> str:
+        names = {"object": "'OBJECT'", "array": "'ARRAY'", "string": "'VARCHAR'", "boolean": "'BOOLEAN'",
+                 "number": "'BIGINT', 'UBIGINT', 'DOUBLE'"}  # fmt: skip
+        return f"(json_type({one}) IN ({names[json_type]}))"
+
+    def unnest(self, lst: str, alias: str, or_null: bool) -> str:
+        join = "LEFT JOIN" if or_null else "CROSS JOIN"
+        on = " ON TRUE" if or_null else ""
+        return f"{join} unnest({lst}) WITH ORDINALITY AS {alias}(e, n){on}"
+
+    def unnest_from(self, lst: str, alias: str) -> str:
+        return f"unnest({lst}) WITH ORDINALITY AS {alias}(e, n)"
+
+    def int_array(self, item: str) -> str:
+        return f"[{item}]"
+
+    def int_array_append(self, array: str, item: str) -> str:
+        return f"list_append({array}, {item})"
+
+    def json_text(self, one: str) -> str:
+        return f"(CASE WHEN json_type({one}) = 'VARCHAR' THEN {one} ->> '$' ELSE CAST({one} AS VARCHAR) END)"
+
+    def last_day_of_month(self, year_month: str) -> str:
+        return f"CAST(last_day(CAST({year_month} || '-01' AS DATE)) AS VARCHAR)"
+
+    def regexp_last_segment(self, text: str) -> str:
+        return f"regexp_extract({text}, '([^/]+)$', 1)"
+
+    def raise_if_many(self, lst: str, message: str) -> str:
+        return f"(CASE WHEN len({lst}) > 1 THEN error({_sql_str(message)}) ELSE ({lst})[1] END)"
+
+
+class PostgresDialect(Dialect):
+    name = "postgres"
+    empty_list = "'[]'::jsonb"
+
+    def path_list(self, root: str, segments: list[Segment]) -> str:
+        return f"jsonb_path_query_array({root}, {_sql_str(self.jsonpath(segments))})"
+
+    def path_one(self, root: str, segments: list[Segment]) -> str:
+        keys = ",".join(v for _, v in segments)
+        return f"({root} #> '{{{keys}}}')"
+
+    def list_of(self, one: str) -> str:
+        return f"(CASE WHEN {one} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array({one}) END)"
+
+    def list_first(self, lst: str) -> str:
+        return f"({lst} -> 0)"
+
+    def list_last(self, lst: str) -> str:
+        return f"({lst} -> -1)"
+
+    def list_at(self, lst: str, index_sql: str) -> str:
+        return f"({lst} -> ({index_sql})::int)"
+
+    def list_len(self, lst: str) -> str:
+        return f"coalesce(jsonb_array_length({lst}), 0)"
+
+    def list_filter(self, lst: str, var: str, cond: str) -> str:
+        return (
+            f"(SELECT coalesce(jsonb_agg({var} ORDER BY {var}_n), '[]'::jsonb) "
+            f"FROM jsonb_array_elements({lst}) WITH ORDINALITY AS {var}_t({var}, {var}_n) WHERE {cond})"
+        )
+
+    def list_map_text(self, lst: str, var: str) -> str:
+        return (
+            f"ARRAY(SELECT {var} #>> '{{}}' FROM jsonb_array_elements({lst}) "
+            f"WITH ORDINALITY AS {var}_t({var}, {var}_n) ORDER BY {var}_n)"
+        )
+
+    def list_navigate(self, lst: str, segments: list[Segment]) -> str:
+        return f"jsonb_path_query_array({lst}, {_sql_str(self.jsonpath([('all', ''), *segments]))})"
+
+    def generic_member(self, lst: str, name: str) -> str:
+        return self.list_navigate(lst, [("key", name), ("all", "")])
+
+    def list_concat(self, a: str, b: str) -> str:
+        return f"({a} || {b})"
+
+    def list_join(self, lst: str, sep: str) -> str:
+        return (
+            f"(SELECT string_agg(j_ #>> '{{}}', {sep} ORDER BY j_n) "
+            f"FROM jsonb_array_elements({lst}) WITH ORDINALITY AS j_t(j_, j_n))"
+        )
+
+    def list_native(self, lst: str, var: str, native: str) -> str:
+        return (
+            f"(CASE WHEN {lst} IS NULL THEN NULL ELSE ARRAY(SELECT {native} FROM jsonb_array_elements({lst}) "
+            f"WITH ORDINALITY AS {var}_t({var}, {var}_n) ORDER BY {var}_n) END)"
+        )
+
+    def json_to(self, one: str, kind: str) -> str:
+        if kind == "string":
+            return f"({one} #>> '{{}}')"
+        if kind == "boolean":
+            return f"(CASE WHEN jsonb_typeof({one}) = 'boolean' THEN ({one})::boolean END)"
+        if kind == "integer":
+            return f"(CASE WHEN jsonb_typeof({one}) = 'number' THEN ({one})::numeric::bigint END)"
+        return f"(CASE WHEN jsonb_typeof({one}) = 'number' THEN ({one})::double precision END)"
+
+    def to_json(self, native: str) -> str:
+        return f"to_jsonb({native})"
+
+    def json_type_is(self, one: str, json_type: str) -> str:
+        return f"(jsonb_typeof({one}) = {_sql_str(json_type)})"
+
+    def unnest(self, lst: str, alias: str, or_null: bool) -> str:
+        join = "LEFT JOIN LATERAL" if or_null else "CROSS JOIN LATERAL"
+        on = " ON TRUE" if or_null else ""
+        return f"{join} jsonb_array_elements({lst}) WITH ORDINALITY AS {alias}(e, n){on}"
+
+    def unnest_from(self, lst: str, alias: str) -> str:
+        return f"jsonb_array_elements({lst}) WITH ORDINALITY AS {alias}(e, n)"
+
+    def int_array(self, item: str) -> str:
+        return f"ARRAY[{item}]::bigint[]"
+
+    def int_array_append(self, array: str, item: str) -> str:
+        return f"({array} || ({item})::bigint)"
+
+    def json_text(self, one: str) -> str:
+        return f"(CASE WHEN jsonb_typeof({one}) = 'string' THEN {one} #>> '{{}}' ELSE CAST({one} AS text) END)"
+
+    def last_day_of_month(self, year_month: str) -> str:
+        return f"to_char(date_trunc('month', ({year_month} || '-01')::date) + interval '1 month - 1 day', 'YYYY-MM-DD')"
+
+    def regexp_last_segment(self, text: str) -> str:
+        return f"substring({text} from '([^/]+)$')"
+
+    def raise_if_many(self, lst: str, message: str) -> str:
+        fail = f"pg_temp.carelake_raise({_sql_str(message)})"
+        return f"(CASE WHEN jsonb_array_length({lst}) > 1 THEN {fail} ELSE {lst} -> 0 END)"
+
+
+DIALECTS: dict[str, Dialect] = {"duckdb": DuckDBDialect(), "postgres": PostgresDialect()}
