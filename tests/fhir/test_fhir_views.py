@@ -84,7 +84,7 @@ def test_materialize_and_compile(tmp_path: Path) -> None:
     assert wh.fetch_scalar("SELECT COUNT(DISTINCT gender) FROM patient_live") == 2
     # The same view, spelled for PostgreSQL's jsonb.
     assert "#>" in compile_view(patients, "postgres")
-    assert "json_extract" in compile_view(patients, "duckdb")
+    assert "->> '$.gender'" in compile_view(patients, "duckdb")
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,50 @@ def test_materialize_and_compile(tmp_path: Path) -> None:
 def test_bad_views_name_the_problem(view: dict[str, object], message: str) -> None:
     with pytest.raises(ViewError, match=message):
         compile_view(view)
+
+
+FALLBACK = {
+    "resource": "Patient",
+    "select": [
+        {
+            "column": [
+                {"name": "id", "path": "id"},
+                {"name": "year", "path": "birthDate.toString().substring(0, 4)"},
+                {"name": "family", "path": "name.where(use = 'official').family.first().upper()"},
+            ]
+        }
+    ],
+    "where": [{"path": "gender.startsWith('f')"}],
+}
+
+
+def test_python_fallback_for_what_sql_cannot_say(tmp_path: Path) -> None:
+    from carelake.warehouse import connect
+
+    wh = connect("duckdb:///:memory:")
+    stage_fhir(wh, [SAMPLES / "bulk"])
+    rows = run_view(wh, FALLBACK).to_pylist()
+    raw = [json.loads(r) for r in wh.fetch_arrow("SELECT resource FROM fhir.patient").column(0).to_pylist()]
+    women = {p["id"]: p for p in raw if p["gender"] == "female"}
+    assert {r["id"] for r in rows} == set(women)
+    for row in rows:
+        patient = women[row["id"]]
+        assert row["year"] == patient["birthDate"][:4]
+        official = [n["family"] for n in patient["name"] if n.get("use") == "official"]
+        assert row["family"] == official[0].upper()
+    # Only the paths SQL cannot express go to Python; the rest stays SQL.
+    sql = compile_view(FALLBACK, "duckdb")
+    assert "carelake_fhirpath(" in sql and "'$.id'" in sql
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_fallback_on_postgres_says_where_it_runs(warehouse_url: str) -> None:
+    from carelake.warehouse import connect
+
+    wh = connect(warehouse_url)
+    try:
+        with pytest.raises(ViewError, match=r"no SQL translation on postgres") as info:
+            run_view(wh, FALLBACK)
+        assert info.value.hint and "DuckDB" in info.value.hint
+    finally:
+        wh.close()

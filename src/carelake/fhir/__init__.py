@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["StageReport", "stage_fhir"]
+__all__ = ["StageReport", "compile_view", "materialize_view", "run_view", "stage_fhir"]
 
 if TYPE_CHECKING:
     from carelake.fhir.store import StageReport, stage_fhir
+    from carelake.fhir.view.runner import compile_view, materialize_view, run_view
 
 _LAZY = {
     "StageReport": ("carelake.fhir.store", "StageReport"),
     "stage_fhir": ("carelake.fhir.store", "stage_fhir"),
+    "compile_view": ("carelake.fhir.view.runner", "compile_view"),
+    "materialize_view": ("carelake.fhir.view.runner", "materialize_view"),
+    "run_view": ("carelake.fhir.view.runner", "run_view"),
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar, Literal
@@ -126,6 +126,10 @@ class Warehouse(ABC):
         """Like `fetch_arrow`, for SQL already in this engine's dialect."""
         log.debug("%s (native): %s", self.dialect, native_sql)
         return self._fetch_arrow(native_sql)
+
+    def register_python_function(self, name: str, fn: Callable[..., str | None], arity: int) -> bool:
+        """Make a Python function of `arity` text arguments callable from SQL; False where the engine cannot."""
+        return False
 
     def fetch_scalar(self, query: str) -> Any:
         table = self.fetch_arrow(query)

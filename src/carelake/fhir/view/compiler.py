@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from carelake.fhir.view.definition import ViewColumn, ViewDefinition, ViewError, ViewSelect
 from carelake.fhir.view.dialect import Dialect
-from carelake.fhir.view.expr import Ctx, ExprCompiler, Unsupported, Val, native_kind
+from carelake.fhir.view.expr import Ctx, ExprCompiler, Val, native_kind
 
 __all__ = ["compile_sql"]
 
@@ -21,10 +21,10 @@ def _q(name: str) -> str:
 
 
 class _SelectCompiler:
-    def __init__(self, view: ViewDefinition, dialect: Dialect) -> None:
+    def __init__(self, view: ViewDefinition, dialect: Dialect, fallback: str | None) -> None:
         self.view = view
         self.d = dialect
-        self.x = ExprCompiler(dialect)
+        self.x = ExprCompiler(dialect, fallback)
         self.aliases = 0
 
     def alias(self, prefix: str) -> str:
@@ -33,7 +33,7 @@ class _SelectCompiler:
 
     def select(self, sel: ViewSelect, ctx: Ctx, joins: list[str]) -> list[tuple[str, str]]:
         if sel.for_each is not None:
-            v = self.x.compile(sel.for_each.node, ctx)
+            v = self.x.compile_path(sel.for_each.node, sel.for_each.text, ctx, "forEach")
             a = self.alias("f")
             joins.append(self.d.unnest(self.x.as_list(v), a, sel.or_null))
             element = Val(f"{a}.e", "json", v.ftype, False, root=f"{a}.e")
@@ -84,10 +84,7 @@ class _SelectCompiler:
         return out
 
     def column(self, c: ViewColumn, ctx: Ctx) -> str:
-        try:
-            v = self.x.compile(c.path.node, ctx)
-        except Unsupported as e:
-            raise ViewError(f"{c.where} ({c.name}): {e} is not supported in SQL yet") from e
+        v = self.x.compile_path(c.path.node, c.path.text, ctx, f"{c.where} ({c.name})")
         kind = _kind_of(c.type) if c.type else native_kind(v.ftype)
         if c.collection:
             var = f"c{self.alias('')}"
@@ -100,20 +97,22 @@ class _SelectCompiler:
             )
         if v.rep == "sql" and v.root is None and v.choice is None:
             return self.x.as_native(v, kind) if kind else v.sql
-        one = self.d.raise_if_many(self.x.as_list(v), f"column {c.name}: more than one value") if v.many else None
-        one = one or self.x.as_one(v)
-        if kind is None:
-            return self.d.json_text(one)
-        return self.d.json_to(one, kind)
+        if not v.many:
+            return self.x.as_native(v, kind) if kind else self.d.json_text(self.x.as_one(v))
+        one = self.d.raise_if_many(self.x.as_list(v), f"column {c.name}: more than one value")
+        return self.d.json_to(one, kind) if kind else self.d.json_text(one)
 
 
 def _kind_of(fhir_type: str) -> str | None:
     return native_kind(fhir_type) or ("string" if fhir_type[:1].islower() else None)
 
 
-def compile_sql(view: ViewDefinition, dialect: Dialect, table: str) -> str:
-    """The whole view as one SQL query in `dialect`, reading raw resources from `table` (id, resource)."""
-    sc = _SelectCompiler(view, dialect)
+def compile_sql(view: ViewDefinition, dialect: Dialect, table: str, *, fallback: str | None = None) -> str:
+    """The whole view as one SQL query in `dialect`, reading raw resources from `table` (id, resource).
+
+    `fallback` is the SQL name of the Python FHIRPath function, where the engine has one.
+    """
+    sc = _SelectCompiler(view, dialect, fallback)
     root = Val("r.resource", "json", view.resource, False, root="r.resource")
     ctx = Ctx(root, "r.id", "0", view.constants, view.resource, root)
     joins: list[str] = []
@@ -122,7 +121,7 @@ def compile_sql(view: ViewDefinition, dialect: Dialect, table: str) -> str:
         cols += sc.select(sel, ctx, joins)
     conditions = []
     for i, w in enumerate(view.where):
-        v = sc.x.compile(w.node, ctx)
+        v = sc.x.compile_path(w.node, w.text, ctx, f"where[{i}]")
         if v.ftype is not None and v.ftype != "boolean":
             raise ViewError(f"where[{i}]: path {w.text!r} gives {v.ftype}, not a boolean")
         conditions.append(f"coalesce({sc.x.as_bool(v)}, false)")

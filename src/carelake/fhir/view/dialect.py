@@ -46,6 +46,10 @@ class Dialect(ABC):
     @abstractmethod
     def path_one(self, root: str, segments: list[Segment]) -> str: ...
     @abstractmethod
+    def path_text(self, root: str, segments: list[Segment]) -> str:
+        """A JSON path with no wildcard, read as text (strings unquoted)."""
+
+    @abstractmethod
     def list_of(self, one: str) -> str: ...
     @abstractmethod
     def list_first(self, lst: str) -> str: ...
@@ -105,6 +109,14 @@ class Dialect(ABC):
         """'YYYY-MM' text → the month's last day as 'YYYY-MM-DD' text."""
 
     @abstractmethod
+    def json_text_raw(self, one: str) -> str:
+        """A JSON value serialised as JSON text (for handing to Python)."""
+
+    @abstractmethod
+    def json_array_to_list(self, text: str) -> str:
+        """JSON array text → this dialect's collection."""
+
+    @abstractmethod
     def regexp_last_segment(self, text: str) -> str: ...
     def raise_if_many(self, lst: str, message: str) -> str:
         return self.list_first(lst)
@@ -119,6 +131,9 @@ class DuckDBDialect(Dialect):
 
     def path_one(self, root: str, segments: list[Segment]) -> str:
         return f"json_extract({root}, {_sql_str(self.jsonpath(segments))})"
+
+    def path_text(self, root: str, segments: list[Segment]) -> str:
+        return f"({root} ->> {_sql_str(self.jsonpath(segments))})"
 
     def list_of(self, one: str) -> str:
         return f"(CASE WHEN {one} IS NULL THEN []::JSON[] ELSE [{one}] END)"
@@ -196,6 +211,12 @@ class DuckDBDialect(Dialect):
     def json_text(self, one: str) -> str:
         return f"(CASE WHEN json_type({one}) = 'VARCHAR' THEN {one} ->> '$' ELSE CAST({one} AS VARCHAR) END)"
 
+    def json_text_raw(self, one: str) -> str:
+        return f"CAST({one} AS VARCHAR)"
+
+    def json_array_to_list(self, text: str) -> str:
+        return f"json_extract(CAST({text} AS JSON), '$[*]')"
+
     def last_day_of_month(self, year_month: str) -> str:
         return f"CAST(last_day(CAST({year_month} || '-01' AS DATE)) AS VARCHAR)"
 
@@ -216,6 +237,9 @@ class PostgresDialect(Dialect):
     def path_one(self, root: str, segments: list[Segment]) -> str:
         keys = ",".join(v for _, v in segments)
         return f"({root} #> '{{{keys}}}')"
+
+    def path_text(self, root: str, segments: list[Segment]) -> str:
+        return f"({root} #>> '{{{','.join(v for _, v in segments)}}}')"
 
     def list_of(self, one: str) -> str:
         return f"(CASE WHEN {one} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array({one}) END)"
@@ -296,6 +320,12 @@ class PostgresDialect(Dialect):
 
     def json_text(self, one: str) -> str:
         return f"(CASE WHEN jsonb_typeof({one}) = 'string' THEN {one} #>> '{{}}' ELSE CAST({one} AS text) END)"
+
+    def json_text_raw(self, one: str) -> str:
+        return f"CAST({one} AS text)"
+
+    def json_array_to_list(self, text: str) -> str:
+        return f"CAST({text} AS jsonb)"
 
     def last_day_of_month(self, year_month: str) -> str:
         return f"to_char(date_trunc('month', ({year_month} || '-01')::date) + interval '1 month - 1 day', 'YYYY-MM-DD')"

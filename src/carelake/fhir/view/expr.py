@@ -10,6 +10,7 @@ What SQL cannot express raises `Unsupported`, and the caller evaluates that expr
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal as TypingLiteral
@@ -76,11 +77,31 @@ _EMPTY = Val("NULL", "sql", None, False)
 
 
 class ExprCompiler:
-    """Compiles FHIRPath ASTs for one dialect."""
+    """Compiles FHIRPath ASTs for one dialect; `fallback` names the SQL function that runs FHIRPath in Python."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, fallback: str | None = None) -> None:
         self.d = dialect
         self.model = r4()
+        self.fallback = fallback
+        self.fallbacks_used: list[str] = []
+
+    def compile_path(self, node: ast.Node, text: str, ctx: Ctx, where: str) -> Val:
+        """Compile one path of the view; what SQL cannot express is evaluated in Python, this path only."""
+        try:
+            return self.compile(node, ctx)
+        except Unsupported as e:
+            if self.fallback is None:
+                raise ViewError(
+                    f"{where}: {e} has no SQL translation on {self.d.name}, and this engine cannot run Python",
+                    hint="run this view on DuckDB, where such paths are evaluated in Python",
+                ) from e
+            self.fallbacks_used.append(text)
+            this = self.d.json_text_raw(self.as_one(ctx.this))
+            variables = {
+                name: (float(c.value) if isinstance(c.value, Decimal) else c.value) for name, c in ctx.constants.items()
+            }
+            call = f"{self.fallback}({this}, {self.d.literal(text)}, {self.d.literal(json.dumps(variables))})"
+            return Val(self.d.json_array_to_list(call), "list", None, True)
 
     # -- representations ---------------------------------------------------------------------------
     def as_list(self, v: Val) -> str:
@@ -118,6 +139,11 @@ class ExprCompiler:
         return self.d.to_json(v.sql)
 
     def as_native(self, v: Val, kind: str) -> str:
+        if kind == "string" and v.root is not None and v.segs and v.choice is None:
+            alls = [i for i, (k, _) in enumerate(v.segs) if k == "all"]
+            if not alls or alls == [len(v.segs) - 1]:
+                segs = list(v.segs) if not alls else [*v.segs[:-1], ("idx", "0")]
+                return self.d.path_text(v.root, segs)
         if v.rep == "sql" and v.root is None and v.choice is None:
             if v.sql == "NULL" or native_kind(v.ftype) == kind:
                 return v.sql

@@ -17,6 +17,7 @@ from carelake.fhir.store import FHIR_SCHEMA, raw_table
 from carelake.fhir.view.compiler import compile_sql
 from carelake.fhir.view.definition import ViewDefinition, ViewError, parse_view
 from carelake.fhir.view.dialect import DIALECTS, Dialect
+from carelake.fhir.view.fallback import FUNCTION_NAME, fhirpath_json
 from carelake.warehouse import Warehouse
 from carelake.warehouse._base import quote
 
@@ -60,7 +61,8 @@ def compile_view(view: ViewDefinition | dict[str, Any], dialect: str = "duckdb",
     """The SQL a view compiles to, for reading or for running elsewhere."""
     definition = view if isinstance(view, ViewDefinition) else parse_view(view)
     table = f"{quote(schema)}.{quote(definition.resource.lower())}"
-    return compile_sql(definition, DIALECTS[dialect], table)
+    fallback = FUNCTION_NAME if dialect == "duckdb" else None
+    return compile_sql(definition, DIALECTS[dialect], table, fallback=fallback)
 
 
 def _prepare(wh: Warehouse, view: ViewDefinition | dict[str, Any] | str | Path, schema: str | None) -> str:
@@ -71,7 +73,8 @@ def _prepare(wh: Warehouse, view: ViewDefinition | dict[str, Any] | str | Path, 
         with wh.transaction():
             wh.create_schema(schema)
             wh.create_table(schema, raw_table(definition.resource))
-    sql = compile_sql(definition, dialect, f"{quote(schema)}.{quote(definition.resource.lower())}")
+    fallback = FUNCTION_NAME if wh.register_python_function(FUNCTION_NAME, fhirpath_json, 3) else None
+    sql = compile_sql(definition, dialect, f"{quote(schema)}.{quote(definition.resource.lower())}", fallback=fallback)
     if dialect.name == "postgres":
         wh.execute_native(_PG_RAISE)
     log.debug("view SQL:\n%s", sql)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
+from duckdb.func import SPECIAL
+from duckdb.sqltypes import VARCHAR
 
 from carelake.errors import ConfigError, WarehouseError
 from carelake.warehouse._base import PrimaryKeyViolation, Warehouse
@@ -27,6 +30,7 @@ class DuckDBWarehouse(Warehouse):
 
     def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
         super().__init__(url)
+        self._functions: set[str] = set()
         target = ":memory:" if url.path is None else str(url.path)
         if url.path is not None and not url.path.parent.exists():
             raise ConfigError(f"folder {url.path.parent} for DuckDB file {url.path} does not exist")
@@ -53,6 +57,16 @@ class DuckDBWarehouse(Warehouse):
             return pa.table({}) if relation is None else relation.to_arrow_table()
         except duckdb.Error as e:
             raise WarehouseError(f"DuckDB: {e}") from e
+
+    def register_python_function(self, name: str, fn: Callable[..., str | None], arity: int) -> bool:
+        """A scalar UDF over VARCHAR arguments (once per connection); DuckDB calls it row by row."""
+        if name in self._functions:
+            return True
+        varchar = VARCHAR
+        udf: Any = fn  # DuckDB's stubs want a narrower callable type than Callable[..., str | None]
+        self._con.create_function(name, udf, [varchar] * arity, varchar, null_handling=SPECIAL, side_effects=False)
+        self._functions.add(name)
+        return True
 
     def _begin(self) -> None:
         self._con.execute("BEGIN TRANSACTION")
