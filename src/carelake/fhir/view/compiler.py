@@ -35,9 +35,10 @@ class _SelectCompiler:
         if sel.for_each is not None:
             v = self.x.compile_path(sel.for_each.node, sel.for_each.text, ctx, "forEach")
             a = self.alias("f")
-            joins.append(self.d.unnest(self.x.as_list(v), a, sel.or_null))
+            numbered = _mentions_row_index(sel)
+            joins.append(self.d.unnest(self.x.as_list(v), a, sel.or_null, numbered=numbered))
             element = Val(f"{a}.e", "json", v.ftype, False, root=f"{a}.e")
-            ctx = replace(ctx, this=element, row_index=f"(coalesce({a}.n, 1) - 1)")
+            ctx = replace(ctx, this=element, row_index=f"(coalesce({a}.n, 1) - 1)" if numbered else "0")
         if sel.repeat:
             ctx = self.repeat(sel, ctx, joins)
         cols = [(c.name, self.column(c, ctx)) for c in sel.columns]
@@ -103,6 +104,13 @@ class _SelectCompiler:
         return self.d.json_to(one, kind) if kind else self.d.json_text(one)
 
 
+def _mentions_row_index(sel: ViewSelect) -> bool:
+    """Whether %rowIndex is used under this select (numbering rows costs a little, so only when asked)."""
+    texts = [c.path.text for c in sel.columns]
+    texts += [e.text for e in sel.repeat]
+    return any("rowIndex" in t for t in texts) or any(_mentions_row_index(s) for s in sel.selects + sel.union_all)
+
+
 def _kind_of(fhir_type: str) -> str | None:
     return native_kind(fhir_type) or ("string" if fhir_type[:1].islower() else None)
 
@@ -129,4 +137,4 @@ def compile_sql(view: ViewDefinition, dialect: Dialect, table: str, *, fallback:
     query = f"SELECT\n  {items}\nFROM {table} AS r\n" + "\n".join(joins)
     if conditions:
         query += "\nWHERE " + " AND ".join(conditions)
-    return query
+    return dialect.finish(query)

@@ -41,6 +41,10 @@ class Dialect(ABC):
     def literal(self, text: str) -> str:
         return _sql_str(text)
 
+    def finish(self, sql: str) -> str:
+        """Last touch on a whole compiled query (DuckDB: resolve pooled path look-ups)."""
+        return sql
+
     @abstractmethod
     def path_list(self, root: str, segments: list[Segment]) -> str: ...
     @abstractmethod
@@ -88,7 +92,7 @@ class Dialect(ABC):
         """SQL boolean: the JSON value is of JSON type object|array|string|number|boolean."""
 
     @abstractmethod
-    def unnest(self, lst: str, alias: str, or_null: bool) -> str:
+    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True) -> str:
         """A join clause giving `alias.e` (one element) and `alias.i` (0-based index) for each element."""
 
     @abstractmethod
@@ -116,6 +120,15 @@ class Dialect(ABC):
     def json_array_to_list(self, text: str) -> str:
         """JSON array text → this dialect's collection."""
 
+    def reference_key(self, ref: str, resource_type: str | None) -> str:
+        """getReferenceKey(): the id in `Type/id` (or the last segment of another form); with a type, only for it."""
+        if resource_type is None:
+            return self.regexp_last_segment(ref)
+        return f"(CASE WHEN {self.starts_with(ref, resource_type + '/')} THEN split_part({ref}, '/', 2) END)"
+
+    def starts_with(self, text: str, prefix: str) -> str:
+        return f"starts_with({text}, {_sql_str(prefix)})"
+
     @abstractmethod
     def regexp_last_segment(self, text: str) -> str: ...
     def raise_if_many(self, lst: str, message: str) -> str:
@@ -123,17 +136,48 @@ class Dialect(ABC):
 
 
 class DuckDBDialect(Dialect):
+    """DuckDB. Path look-ups on the same JSON are pooled: DuckDB parses a document once for a list of paths
+    (`json_extract_string(resource, ['$.id', '$.gender'])`), and its common-subexpression pass evaluates that list
+    once per row however many columns index into it. One instance per compiled query (it holds the pool)."""
+
     name = "duckdb"
     empty_list = "[]::JSON[]"
 
+    def __init__(self) -> None:
+        self._pool: dict[tuple[str, str], list[str]] = {}
+        self._tokens: dict[str, tuple[str, str, int]] = {}
+
+    def _pooled(self, root: str, kind: str, path: str) -> str:
+        paths = self._pool.setdefault((root, kind), [])
+        if path not in paths:
+            paths.append(path)
+        token = f"\x00{len(self._tokens)}\x00"
+        self._tokens[token] = (root, kind, paths.index(path))
+        return token
+
+    def finish(self, sql: str) -> str:
+        for token, (root, kind, index) in self._tokens.items():
+            paths = self._pool[(root, kind)]
+            fn = "json_extract_string" if kind == "text" else "json_extract"
+            if len(paths) == 1:
+                expr = f"{fn}({root}, {_sql_str(paths[0])})"
+            else:
+                expr = f"{fn}({root}, [{', '.join(_sql_str(p) for p in paths)}])[{index + 1}]"
+            sql = sql.replace(token, expr)
+        return sql
+
     def path_list(self, root: str, segments: list[Segment]) -> str:
-        return f"json_extract({root}, {_sql_str(self.jsonpath(segments))})"
+        first = next(i for i, (k, _) in enumerate(segments) if k == "all")
+        if first == 0:
+            return f"json_extract({root}, {_sql_str(self.jsonpath(segments))})"
+        prefix = self._pooled(root, "json", self.jsonpath(segments[:first]))
+        return f"coalesce(json_extract({prefix}, {_sql_str(self.jsonpath(segments[first:]))}), []::JSON[])"
 
     def path_one(self, root: str, segments: list[Segment]) -> str:
-        return f"json_extract({root}, {_sql_str(self.jsonpath(segments))})"
+        return self._pooled(root, "json", self.jsonpath(segments))
 
     def path_text(self, root: str, segments: list[Segment]) -> str:
-        return f"({root} ->> {_sql_str(self.jsonpath(segments))})"
+        return self._pooled(root, "text", self.jsonpath(segments))
 
     def list_of(self, one: str) -> str:
         return f"(CASE WHEN {one} IS NULL THEN []::JSON[] ELSE [{one}] END)"
@@ -194,9 +238,11 @@ class DuckDBDialect(Dialect):
                  "number": "'BIGINT', 'UBIGINT', 'DOUBLE'"}  # fmt: skip
         return f"(json_type({one}) IN ({names[json_type]}))"
 
-    def unnest(self, lst: str, alias: str, or_null: bool) -> str:
+    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True) -> str:
         join = "LEFT JOIN" if or_null else "CROSS JOIN"
         on = " ON TRUE" if or_null else ""
+        if not numbered:
+            return f"{join} unnest({lst}) AS {alias}(e){on}"
         return f"{join} unnest({lst}) WITH ORDINALITY AS {alias}(e, n){on}"
 
     def unnest_from(self, lst: str, alias: str) -> str:
@@ -304,7 +350,7 @@ class PostgresDialect(Dialect):
     def json_type_is(self, one: str, json_type: str) -> str:
         return f"(jsonb_typeof({one}) = {_sql_str(json_type)})"
 
-    def unnest(self, lst: str, alias: str, or_null: bool) -> str:
+    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True) -> str:
         join = "LEFT JOIN LATERAL" if or_null else "CROSS JOIN LATERAL"
         on = " ON TRUE" if or_null else ""
         return f"{join} jsonb_array_elements({lst}) WITH ORDINALITY AS {alias}(e, n){on}"
@@ -338,4 +384,4 @@ class PostgresDialect(Dialect):
         return f"(CASE WHEN jsonb_array_length({lst}) > 1 THEN {fail} ELSE {lst} -> 0 END)"
 
 
-DIALECTS: dict[str, Dialect] = {"duckdb": DuckDBDialect(), "postgres": PostgresDialect()}
+DIALECTS: dict[str, type[Dialect]] = {"duckdb": DuckDBDialect, "postgres": PostgresDialect}

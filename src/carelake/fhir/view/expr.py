@@ -277,11 +277,7 @@ class ExprCompiler:
             return Val(ctx.resource_key, "sql", "string", False)
         if name == "getReferenceKey":
             ref = self.as_native(self.member(target, "reference"), "string")
-            key = self.d.regexp_last_segment(ref)
-            if args:
-                wanted = _type_name(args[0])
-                key = f"(CASE WHEN {ref} LIKE {self.d.literal(wanted + '/%')} THEN {key} END)"
-            return Val(key, "sql", "string", False)
+            return Val(self.d.reference_key(ref, _type_name(args[0]) if args else None), "sql", "string", False)
         if name == "ofType":
             return self.of_type(target, _type_name(args[0]))
         if name in ("first", "single"):

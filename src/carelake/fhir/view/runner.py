@@ -54,7 +54,7 @@ def _dialect(wh: Warehouse) -> Dialect:
     d = DIALECTS.get(wh.dialect)
     if d is None:
         raise ConfigError(f"SQL-on-FHIR views do not run on {wh.dialect} yet", hint="use DuckDB or PostgreSQL")
-    return d
+    return d()
 
 
 def compile_view(view: ViewDefinition | dict[str, Any], dialect: str = "duckdb", *, schema: str = FHIR_SCHEMA) -> str:
@@ -62,7 +62,7 @@ def compile_view(view: ViewDefinition | dict[str, Any], dialect: str = "duckdb",
     definition = view if isinstance(view, ViewDefinition) else parse_view(view)
     table = f"{quote(schema)}.{quote(definition.resource.lower())}"
     fallback = FUNCTION_NAME if dialect == "duckdb" else None
-    return compile_sql(definition, DIALECTS[dialect], table, fallback=fallback)
+    return compile_sql(definition, DIALECTS[dialect](), table, fallback=fallback)
 
 
 def _prepare(wh: Warehouse, view: ViewDefinition | dict[str, Any] | str | Path, schema: str | None) -> str:
