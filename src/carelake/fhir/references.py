@@ -8,6 +8,7 @@ counted, never dropped.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -38,8 +39,13 @@ class ReferenceIndex:
                     self._identifiers[f"{resource_type}?{system}|{ident['value']}"] = key
                     self._identifiers.setdefault(f"{resource_type}?|{ident['value']}", key)
 
-    def needs_rewrite(self, resource: dict[str, Any]) -> bool:
-        """True when the resource holds a reference that is a urn, a search, or an absolute URL."""
+    def needs_rewrite(self, resource: dict[str, Any], text: str | None = None) -> bool:
+        """True when the resource holds a reference that is a urn, a search, or an absolute URL.
+
+        With the resource's JSON text at hand, a regular expression answers without walking the resource.
+        """
+        if text is not None:
+            return _PENDING_TEXT.search(text) is not None
         return any(_pending(ref) for ref in _references(resource))
 
     def resolve(self, resource: dict[str, Any], *, final: bool) -> bool:
@@ -76,6 +82,10 @@ class ReferenceIndex:
                         return self._identifiers[key]
             return None
         return None
+
+
+# A "reference" whose value is a urn, an absolute URL or has a query part; the JSON encoder may put spaces around ":".
+_PENDING_TEXT = re.compile(r'"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)')
 
 
 def _pending(ref: str) -> bool:

@@ -164,10 +164,7 @@ def stage_fhir(
                     index.add(item.resource_type, item.id, item.resource, item.full_url)
                 if progress:
                     progress(1)
-                if item.text is not None and '"reference"' not in item.text:
-                    writer.add(item, changed=False)
-                    continue
-                if not index.needs_rewrite(item.resource):
+                if not index.needs_rewrite(item.resource, item.text):
                     writer.add(item, changed=False)
                     continue
                 if index.resolve(item.resource, final=False):
