@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from carelake.fhir.view.definition import ViewColumn, ViewDefinition, ViewError, ViewSelect
-from carelake.fhir.view.dialect import Dialect
+from carelake.fhir.view.dialect import BASE_TABLE, Dialect
 from carelake.fhir.view.expr import Ctx, ExprCompiler, Val, native_kind
 
 __all__ = ["compile_sql"]
@@ -134,7 +134,7 @@ def compile_sql(view: ViewDefinition, dialect: Dialect, table: str, *, fallback:
             raise ViewError(f"where[{i}]: path {w.text!r} gives {v.ftype}, not a boolean")
         conditions.append(f"coalesce({sc.x.as_bool(v)}, false)")
     items = ",\n  ".join(f"{sql} AS {_q(name)}" for name, sql in cols)
-    query = f"SELECT\n  {items}\nFROM {table} AS r\n" + "\n".join(joins)
+    query = f"SELECT\n  {items}\nFROM {BASE_TABLE} AS r\n" + "\n".join(joins)
     if conditions:
         query += "\nWHERE " + " AND ".join(conditions)
-    return dialect.finish(query)
+    return dialect.finish(query, table)

@@ -10,7 +10,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-__all__ = ["DIALECTS", "Dialect", "Segment"]
+__all__ = ["BASE_ROOT", "BASE_TABLE", "DIALECTS", "Dialect", "Segment"]
+
+# The compiled query reads resources as `r` (columns id, resource); the FROM item is marked so a dialect can wrap it.
+BASE_ROOT = "r.resource"
+BASE_TABLE = "\x00base\x00"
 
 # A JSONPath step: ("key", name), ("all", "") for [*], ("idx", n) for [n].
 Segment = tuple[str, str]
@@ -41,9 +45,9 @@ class Dialect(ABC):
     def literal(self, text: str) -> str:
         return _sql_str(text)
 
-    def finish(self, sql: str) -> str:
-        """Last touch on a whole compiled query (DuckDB: resolve pooled path look-ups)."""
-        return sql
+    def finish(self, sql: str, table: str) -> str:
+        """Last touch on a whole compiled query: put in the resource table (DuckDB: resolve pooled look-ups)."""
+        return sql.replace(BASE_TABLE, table)
 
     @abstractmethod
     def path_list(self, root: str, segments: list[Segment]) -> str: ...
@@ -155,16 +159,27 @@ class DuckDBDialect(Dialect):
         self._tokens[token] = (root, kind, paths.index(path))
         return token
 
-    def finish(self, sql: str) -> str:
+    def finish(self, sql: str, table: str) -> str:
+        """Resolve pooled look-ups. Those on the resource itself are computed once, in a projection under the joins
+        (`_t`, `_j` columns), so the unnest in FROM and the columns in SELECT share one parse per row."""
+        base: list[str] = []
+        for (root, kind), paths in self._pool.items():
+            if root == BASE_ROOT:
+                fn = "json_extract_string" if kind == "text" else "json_extract"
+                base.append(f"{fn}({root}, [{', '.join(_sql_str(p) for p in paths)}]) AS _{kind[0]}")
         for token, (root, kind, index) in self._tokens.items():
             paths = self._pool[(root, kind)]
             fn = "json_extract_string" if kind == "text" else "json_extract"
-            if len(paths) == 1:
+            if root == BASE_ROOT:
+                expr = f"r._{kind[0]}[{index + 1}]"
+            elif len(paths) == 1:
                 expr = f"{fn}({root}, {_sql_str(paths[0])})"
             else:
                 expr = f"{fn}({root}, [{', '.join(_sql_str(p) for p in paths)}])[{index + 1}]"
             sql = sql.replace(token, expr)
-        return sql
+        if base:
+            return sql.replace(BASE_TABLE, f"(SELECT r.*, {', '.join(base)} FROM {table} AS r)")
+        return sql.replace(BASE_TABLE, table)
 
     def path_list(self, root: str, segments: list[Segment]) -> str:
         first = next(i for i, (k, _) in enumerate(segments) if k == "all")
