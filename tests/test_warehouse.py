@@ -122,6 +122,17 @@ def test_urls_are_checked_before_connecting() -> None:
         "postgresql://me@db:5433/omop",
     )
     assert parse_url("spark://local?master=local[1]").options == {"master": "local[1]"}
-    for bad in ("mysql://x/y", "duckdb://host/x", "postgresql://x/y?schema=a;drop"):
+    assert parse_url("duckdb:///x.duckdb?memory_limit=2GB&fhir=raw").fhir_schema == "raw"
+    for bad in ("mysql://x/y", "duckdb://host/x", "postgresql://x/y?schema=a;drop", "duckdb:///x?memory=1GB"):
         with pytest.raises(ConfigError):
             parse_url(bad)
+
+
+def test_duckdb_settings_from_the_url() -> None:
+    from carelake.warehouse import connect
+
+    wh = connect("duckdb:///:memory:?memory_limit=300MB&threads=1")
+    assert wh.fetch_scalar("SELECT current_setting('threads')") == 1
+    assert "MiB" in str(wh.fetch_scalar("SELECT current_setting('memory_limit')"))
+    with pytest.raises(ConfigError, match="memory_limit"):
+        connect("duckdb:///:memory:?memory_limit=lots")

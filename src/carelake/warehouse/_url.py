@@ -41,6 +41,9 @@ def parse_url(url: str) -> WarehouseURL:
         if not name.isidentifier():
             raise ConfigError(f"schema name {name!r} in {url!r} is not a plain identifier", hint=_HINT)
     if scheme == "duckdb":
+        unknown = sorted(set(query) - {"memory_limit", "threads", "temp_directory", "max_temp_directory_size"})
+        if unknown:
+            raise ConfigError(f"DuckDB URL {url!r}: unknown setting {', '.join(unknown)}", hint=_HINT)
         if parts.netloc:
             raise ConfigError(f"DuckDB URL {url!r} has a host; it needs three slashes", hint=_HINT)
         raw_path = parts.path[1:] if parts.path.startswith("/") else parts.path

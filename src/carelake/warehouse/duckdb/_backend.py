@@ -23,6 +23,9 @@ __all__ = ["DuckDBWarehouse"]
 _DUP = re.compile(r'[Dd]uplicate key "(?P<key>.*?)"', re.S)
 
 
+_SETTINGS = {"memory_limit", "threads", "temp_directory", "max_temp_directory_size"}
+
+
 class DuckDBWarehouse(Warehouse):
     """An embedded DuckDB file (or `:memory:`); one process may hold it read-write."""
 
@@ -36,7 +39,14 @@ class DuckDBWarehouse(Warehouse):
             raise ConfigError(f"folder {url.path.parent} for DuckDB file {url.path} does not exist")
         try:
             # Extensions are never installed at run time: patient data stays offline.
-            self._con = duckdb.connect(target, read_only=read_only, config={"autoinstall_known_extensions": False})
+            config: dict[str, Any] = {"autoinstall_known_extensions": False}
+            # ?memory_limit=2GB&threads=2 in the URL: DuckDB's buffer pool otherwise takes up to 80% of RAM.
+            config.update({k: v for k, v in url.options.items() if k in _SETTINGS})
+            self._con = duckdb.connect(target, read_only=read_only, config=config)
+        except (duckdb.InvalidInputException, duckdb.ParserException) as e:
+            raise ConfigError(
+                f"DuckDB setting in {url.raw}: {e}", hint=f"settings: {', '.join(sorted(_SETTINGS))}"
+            ) from e
         except duckdb.IOException as e:
             raise ConfigError(
                 f"cannot open DuckDB file {target}: {e}",
