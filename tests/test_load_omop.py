@@ -14,7 +14,7 @@ from carelake.omop.info import describe
 from carelake.omop.loader import load_files
 from carelake.omop.vocabulary import load_vocabulary
 from carelake.warehouse import Warehouse
-from conftest import SAMPLE_COUNTS
+from sample_counts import SAMPLE_COUNTS
 
 
 def _counts(wh: Warehouse) -> dict[str, int]:
