@@ -46,10 +46,17 @@ def test_load_fhir_stage_only_json(tmp_path: Path) -> None:
     assert table.returncode == 0 and "Encounter" in table.stdout
 
 
-def test_load_fhir_without_stage_only_says_what_to_do(tmp_path: Path) -> None:
-    done = run("load", "fhir", str(DATA / "synthea-fhir" / "bulk"), cwd=tmp_path)
-    assert done.returncode == 2
-    assert "--stage-only" in done.stderr
+def test_load_fhir_harmonizes_by_default(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'h.duckdb'}"
+    done = run("-w", url, "load", "fhir", str(DATA / "synthea-fhir"), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["omop"]["omop_rows"]["person"] == 15
+    for rtype, row in report["omop"]["resources"].items():
+        accounted = sum(row["written"].values()) + sum(row["skipped"].values()) + sum(row["rejected"].values())
+        assert accounted == row["read"], rtype
+    table = run("-w", url, "load", "fhir", str(DATA / "synthea-fhir" / "smart"), cwd=tmp_path)
+    assert table.returncode == 0 and "harmonized to OMOP" in table.stdout
 
 
 def test_fhir_view_formats(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from carelake.cli._state import open_warehouse, state, warehouse_url
 
 if TYPE_CHECKING:
     from carelake.fhir.store import StageReport
+    from carelake.harmonize import HarmonizeReport
 
 __all__ = ["register"]
 
@@ -70,6 +71,29 @@ def _print_stage(report: StageReport, as_json: bool, limit: int = 20) -> None:
         _out(f"... and {len(report.rejections) - limit:,} more rejections (--json lists them all)")
 
 
+def _print_harmonized(stage: StageReport, omop: HarmonizeReport, as_json: bool) -> None:
+    if as_json:
+        from carelake.cli._main import print_json
+
+        print_json({"staging": stage.to_dict(), "omop": omop.to_dict()})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    _print_stage(stage, False)
+    table = Table(title="harmonized to OMOP (the whole raw store)", title_justify="left")
+    for col in ("resource type", "read", "written", "skipped", "rejected"):
+        table.add_column(col, justify="left" if col in ("resource type", "written", "skipped", "rejected") else "right")
+
+    def show(counts: dict[str, int]) -> str:
+        return "; ".join(f"{k} {v:,}" for k, v in counts.items())
+
+    for t, row in omop.to_dict()["resources"].items():
+        table.add_row(t, f"{row['read']:,}", show(row["written"]), show(row["skipped"]), show(row["rejected"]))
+    Console(soft_wrap=True).print(table)
+    _out("OMOP rows: " + ", ".join(f"{t} {n:,}" for t, n in omop.rows.items()))
+
+
 def register(app: typer.Typer, load_app: typer.Typer) -> None:
     fhir_app = typer.Typer(help="FHIR: SQL-on-FHIR views and their conformance suite.", no_args_is_help=True)
     app.add_typer(fhir_app, name="fhir")
@@ -80,22 +104,25 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
             ..., help="Files or folders: Bulk NDJSON (.ndjson, .gz), bundles, single resources, a Bulk manifest."
         ),
         stage_only: bool = typer.Option(
-            False, "--stage-only", help="Load the raw FHIR store only (tables fhir.<type>), without harmonizing."
+            False, "--stage-only", help="Load the raw FHIR store only (tables fhir.<type>), do not write OMOP."
         ),
         as_json: bool = _JSON,
     ) -> None:
-        """Load FHIR R4; bad records are set aside with file:line and reason, everything else loads."""
-        from carelake.errors import UserError
+        """Load FHIR R4 and harmonize it to OMOP CDM 5.4; every resource is accounted for.
+
+        Bad records are set aside with file:line and reason, everything else loads.
+        """
         from carelake.fhir.store import stage_fhir
 
-        if not stage_only:
-            raise UserError(
-                "harmonizing FHIR to OMOP is not available yet",
-                hint="add --stage-only to load the raw FHIR store (tables fhir.<type>) and query it with views",
-            )
         with open_warehouse() as wh:
             report = stage_fhir(wh, paths)
-        _print_stage(report, as_json)
+            if stage_only:
+                _print_stage(report, as_json)
+                return
+            from carelake.harmonize import harmonize
+
+            omop = harmonize(wh)
+        _print_harmonized(report, omop, as_json)
 
     @fhir_app.command("view")
     def view(

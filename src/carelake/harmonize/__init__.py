@@ -1,0 +1,7 @@
+"""Harmonization: FHIR (from the raw store) → OMOP CDM 5.4, declaratively, with every record accounted for."""
+
+from __future__ import annotations
+
+from carelake.harmonize.pipeline import HarmonizeReport, harmonize
+
+__all__ = ["HarmonizeReport", "harmonize"]

@@ -1,0 +1,230 @@
+"""FHIR raw store → OMOP CDM 5.4, in the warehouse, with an accounting of every resource read.
+
+Each target is fed by a SQL-on-FHIR ViewDefinition (`mappings/<name>.view.json`, flattened into a stage schema
+by the view compiler) and SQL transforms (`mappings/<name>.sql`, DuckDB dialect, transpiled for the engine).
+OMOP ids come from a persistent id map (`<fhir>.omop_id_map`: kind, source id → id), so they are deterministic
+and stable across loads; a new export of the same patients replaces their rows. Everything runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import pyarrow as pa
+
+from carelake.fhir.view.runner import materialize_view
+from carelake.harmonize.codes import CODE_SYSTEMS, FIXED_CONCEPTS
+from carelake.omop.schema import create_cdm
+from carelake.warehouse import Warehouse
+from carelake.warehouse._types import Column, TableSchema
+
+log = logging.getLogger(__name__)
+
+__all__ = ["HarmonizeReport", "harmonize"]
+
+VIEWS = ("patient", "encounter", "condition")
+# Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
+MAPPED = {"Patient": "patient", "Encounter": "encounter", "Condition": "condition"}
+TARGETS = ("person", "death", "visit_occurrence", "condition_occurrence", "observation", "measurement",
+           "procedure_occurrence", "observation_period")  # fmt: skip
+_DOMAIN_TABLE = {"Observation": "observation", "Measurement": "measurement", "Procedure": "procedure_occurrence"}
+
+_MAP = TableSchema(
+    "omop_id_map",
+    (Column("kind", "varchar", False), Column("source_id", "varchar", False), Column("omop_id", "bigint", False)),
+    primary_key=("kind", "source_id"),
+    row_key=("kind", "source_id"),
+)
+
+
+@dataclass
+class HarmonizeReport:
+    """Per resource type: read, written (per OMOP table), skipped and rejected (per reason)."""
+
+    read: Counter[str] = field(default_factory=Counter)
+    written: dict[str, Counter[str]] = field(default_factory=dict)
+    skipped: dict[str, Counter[str]] = field(default_factory=dict)
+    rejected: dict[str, Counter[str]] = field(default_factory=dict)
+    rows: Counter[str] = field(default_factory=Counter)
+
+    def balanced(self, resource_type: str) -> bool:
+        """read = written + skipped + rejected."""
+        total = sum(self.written.get(resource_type, Counter()).values())
+        total += sum(self.skipped.get(resource_type, Counter()).values())
+        total += sum(self.rejected.get(resource_type, Counter()).values())
+        return total == self.read[resource_type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resources": {
+                t: {
+                    "read": self.read[t],
+                    "written": dict(self.written.get(t, {})),
+                    "skipped": dict(self.skipped.get(t, {})),
+                    "rejected": dict(self.rejected.get(t, {})),
+                }
+                for t in sorted(self.read)
+            },
+            "omop_rows": dict(self.rows),
+        }
+
+
+def _sql(name: str) -> list[str]:
+    text = resources.files(__package__).joinpath(f"mappings/{name}.sql").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _view(name: str) -> dict[str, Any]:
+    doc = json.loads(resources.files(__package__).joinpath(f"mappings/{name}.view.json").read_text("utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+class _Run:
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+        self.stage = f"{wh.fhir_schema}_stage"
+        self.map = f"{wh.fhir_schema}.omop_id_map"
+        self.names = {"cdm": wh.cdm_schema, "stage": self.stage, "map": self.map}
+
+    def run(self, name: str) -> None:
+        for statement in _sql(name):
+            self.wh.execute(statement.format(**self.names))
+
+    def scalar(self, sql: str) -> int:
+        return int(self.wh.fetch_scalar(sql.format(**self.names)) or 0)
+
+    def assign_ids(self, kind: str, keys_sql: str) -> None:
+        """Give every new source key of `kind` the next id; known keys keep theirs."""
+        self.wh.execute(
+            f"""INSERT INTO {self.map} (kind, source_id, omop_id)
+            SELECT '{kind}', k.key,
+                   (SELECT coalesce(max(omop_id), 0) FROM {self.map} WHERE kind = '{kind}')
+                   + row_number() OVER (ORDER BY k.key)
+            FROM (SELECT DISTINCT key FROM ({keys_sql.format(**self.names)}) AS s) AS k
+            WHERE k.key NOT IN (SELECT source_id FROM {self.map} WHERE kind = '{kind}')"""
+        )
+
+
+def harmonize(wh: Warehouse) -> HarmonizeReport:
+    """Write OMOP rows for everything in the raw FHIR store; return the accounting."""
+    run = _Run(wh)
+    report = HarmonizeReport()
+    with wh.transaction():
+        create_cdm(wh)
+        wh.create_table(wh.fhir_schema, _MAP)
+        wh.execute(f"DROP SCHEMA IF EXISTS {run.stage} CASCADE")
+        wh.create_schema(run.stage)
+        _write_code_tables(wh, run.stage)
+        for name in VIEWS:
+            materialize_view(wh, _view(name), f"{run.stage}.{name}")
+        run.assign_ids("person", "SELECT id AS key FROM {stage}.patient WHERE birth_date IS NOT NULL")
+        run.assign_ids("visit_occurrence", "SELECT id AS key FROM {stage}.encounter")
+        run.run("condition.prepare")
+        for domain, kind in [("Condition", "condition_occurrence"), *_DOMAIN_TABLE.items()]:
+            test = (
+                f"domain_id = '{domain}'"
+                if domain != "Condition"
+                else ("domain_id NOT IN ('Observation', 'Measurement', 'Procedure')")
+            )
+            run.assign_ids(kind, f"SELECT row_key AS key FROM {{stage}}.condition_ready WHERE {test}")
+        wh.execute(
+            f"CREATE TABLE {run.stage}.persons_in_load AS SELECT m.omop_id FROM {run.map} AS m "
+            f"JOIN {run.stage}.patient AS p ON m.kind = 'person' AND m.source_id = p.id"
+        )
+        for table in TARGETS:
+            in_load = f"(SELECT omop_id FROM {run.stage}.persons_in_load)"
+            wh.execute(f"DELETE FROM {wh.cdm_schema}.{table} WHERE person_id IN {in_load}")
+        run.run("person")
+        run.run("visit_occurrence")
+        run.run("condition")
+        run.assign_ids("observation_period", "SELECT CAST(omop_id AS VARCHAR) AS key FROM {stage}.persons_in_load")
+        run.run("observation_period")
+        _account(run, report)
+    # The stage is scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
+    wh.execute(f"DROP SCHEMA IF EXISTS {run.stage} CASCADE")
+    return report
+
+
+def _write_code_tables(wh: Warehouse, stage: str) -> None:
+    systems = TableSchema("code_system", (Column("system", "varchar"), Column("vocabulary_id", "varchar")))
+    fixed = TableSchema(
+        "fixed_concept", (Column("value_set", "varchar"), Column("code", "varchar"), Column("concept_id", "bigint"))
+    )
+    wh.create_table(stage, systems)
+    wh.create_table(stage, fixed)
+    system_rows = [pa.array(list(CODE_SYSTEMS)), pa.array(list(CODE_SYSTEMS.values()))]
+    wh.write_table(stage, systems, [pa.record_batch(system_rows, schema=systems.arrow_schema)])
+    fixed_rows = [
+        pa.array([f[0] for f in FIXED_CONCEPTS]),
+        pa.array([f[1] for f in FIXED_CONCEPTS]),
+        pa.array([f[2] for f in FIXED_CONCEPTS], pa.int64()),
+    ]
+    wh.write_table(stage, fixed, [pa.record_batch(fixed_rows, schema=fixed.arrow_schema)])
+
+
+def _account(run: _Run, report: HarmonizeReport) -> None:
+    """Count every resource read into exactly one outcome (SQL over the stage tables, nothing estimated)."""
+    wh, s = run.wh, run.stage
+    fhir = wh.fhir_schema
+    for rtype in wh.list_tables(fhir):
+        if rtype in ("omop_id_map",):
+            continue
+        name = _resource_name(rtype)
+        report.read[name] = wh.row_count(fhir, rtype)
+        if name not in MAPPED:
+            report.skipped[name] = Counter({"no OMOP mapping for this resource type yet": report.read[name]})
+    p = run.scalar
+    report.written["Patient"] = Counter({"person": p(f"SELECT count(*) FROM {s}.patient WHERE birth_date IS NOT NULL")})
+    report.rejected["Patient"] = Counter(
+        {
+            "no birthDate (person.year_of_birth is required)": p(
+                f"SELECT count(*) FROM {s}.patient WHERE birth_date IS NULL"
+            )
+        }
+    )
+    loaded = f"(SELECT source_id FROM {run.map} WHERE kind = 'person')"
+    report.written["Encounter"] = Counter({"visit_occurrence": p(
+        f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NOT NULL "
+        "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
+    report.skipped["Encounter"] = Counter({
+        "subject is not a loaded Patient": p(f"SELECT count(*) FROM {s}.encounter WHERE patient_id NOT IN {loaded} "
+                                             "OR patient_id IS NULL"),
+        "status entered-in-error": p(f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} "
+                                     "AND status = 'entered-in-error'"),
+    })  # fmt: skip
+    report.rejected["Encounter"] = Counter({"no period.start": p(
+        f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NULL "
+        "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
+    written: Counter[str] = Counter()
+    for table, test in [("condition_occurrence", "domain_id NOT IN ('Observation', 'Measurement', 'Procedure')"),
+                        *[(t, f"domain_id = '{d}'") for d, t in _DOMAIN_TABLE.items()]]:  # fmt: skip
+        written[table] = p(f"SELECT count(DISTINCT id) FROM {s}.condition_ready WHERE {test}")
+    report.written["Condition"] = written
+    report.skipped["Condition"] = Counter({
+        "subject is not a loaded Patient": p(f"SELECT count(*) FROM {s}.condition WHERE patient_id NOT IN {loaded} "
+                                             "OR patient_id IS NULL"),
+        "verificationStatus refuted or entered-in-error": p(
+            f"SELECT count(*) FROM {s}.condition WHERE patient_id IN {loaded} "
+            "AND verification IN ('refuted', 'entered-in-error')"),
+    })  # fmt: skip
+    report.rejected["Condition"] = Counter({"no onset or recordedDate": p(
+        f"SELECT count(*) FROM {s}.condition WHERE patient_id IN {loaded} AND onset IS NULL AND recorded IS NULL "
+        "AND coalesce(verification, '') NOT IN ('refuted', 'entered-in-error')")})  # fmt: skip
+    for table in TARGETS:
+        report.rows[table] = wh.row_count(wh.cdm_schema, table)
+    for kinds in (report.written, report.skipped, report.rejected):
+        for rtype in list(kinds):
+            kinds[rtype] = Counter({k: v for k, v in kinds[rtype].items() if v})
+
+
+def _resource_name(table: str) -> str:
+    from carelake.fhir.model import r4
+
+    return next((t for t in r4().resource_types() if t.lower() == table), table)
