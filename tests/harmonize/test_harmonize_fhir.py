@@ -104,11 +104,20 @@ def test_vocabulary_maps_every_code_it_holds(tmp_path: Path) -> None:
     assert missed[0]["n"] == 0
     mapped = _rows(wh, "SELECT count(*) AS n FROM {cdm}.condition_occurrence WHERE condition_concept_id <> 0")
     assert mapped[0]["n"] > 0
-    # SNOMED findings whose standard concept is in the Observation domain land in observation, not condition.
-    routed = _rows(
-        wh,
-        "SELECT count(*) AS n FROM {cdm}.observation o JOIN {cdm}.concept k ON k.concept_id = o.observation_concept_id "
-        "WHERE k.domain_id = 'Observation'",
-    )
-    assert routed[0]["n"] == report.written["Condition"].get("observation", 0)
+    # Each row sits in the table of its standard concept's domain (a SNOMED finding in the Observation domain is an
+    # observation, a procedure code in the Measurement domain a measurement).
+    for table, column, domain in [
+        ("condition_occurrence", "condition_concept_id", "Condition"),
+        ("procedure_occurrence", "procedure_concept_id", "Procedure"),
+        ("drug_exposure", "drug_concept_id", "Drug"),
+        ("measurement", "measurement_concept_id", "Measurement"),
+    ]:
+        wrong = _rows(
+            wh,
+            f"SELECT count(*) AS n FROM {{cdm}}.{table} t JOIN {{cdm}}.concept k ON k.concept_id = t.{column} "
+            f"WHERE t.{column} <> 0 AND k.domain_id <> '{domain}'",
+        )
+        assert wrong[0]["n"] == 0, table
+    assert report.written["Condition"]["observation"] > 0
+    assert report.written["Procedure"]["measurement"] > 0
     assert report.balanced("Condition")

@@ -27,12 +27,15 @@ log = logging.getLogger(__name__)
 
 __all__ = ["HarmonizeReport", "harmonize"]
 
-VIEWS = ("patient", "encounter", "condition")
+VIEWS = ("patient", "encounter", "condition", "procedure", "medication_request", "immunization", "observation")
 # Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
-MAPPED = {"Patient": "patient", "Encounter": "encounter", "Condition": "condition"}
-TARGETS = ("person", "death", "visit_occurrence", "condition_occurrence", "observation", "measurement",
-           "procedure_occurrence", "observation_period")  # fmt: skip
-_DOMAIN_TABLE = {"Observation": "observation", "Measurement": "measurement", "Procedure": "procedure_occurrence"}
+MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest", "Immunization", "Observation"}
+# Coded clinical events: the stage table each resource type is flattened into.
+EVENTS = {"Condition": "condition", "Procedure": "procedure", "MedicationRequest": "medication_request",
+          "Immunization": "immunization", "Observation": "observation"}  # fmt: skip
+EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
+                "observation")  # fmt: skip
+TARGETS = ("person", "death", "visit_occurrence", *EVENT_TABLES, "observation_period")
 
 _MAP = TableSchema(
     "omop_id_map",
@@ -126,14 +129,9 @@ def harmonize(wh: Warehouse) -> HarmonizeReport:
             materialize_view(wh, _view(name), f"{run.stage}.{name}")
         run.assign_ids("person", "SELECT id AS key FROM {stage}.patient WHERE birth_date IS NOT NULL")
         run.assign_ids("visit_occurrence", "SELECT id AS key FROM {stage}.encounter")
-        run.run("condition.prepare")
-        for domain, kind in [("Condition", "condition_occurrence"), *_DOMAIN_TABLE.items()]:
-            test = (
-                f"domain_id = '{domain}'"
-                if domain != "Condition"
-                else ("domain_id NOT IN ('Observation', 'Measurement', 'Procedure')")
-            )
-            run.assign_ids(kind, f"SELECT row_key AS key FROM {{stage}}.condition_ready WHERE {test}")
+        run.run("event.prepare")
+        for table in EVENT_TABLES:
+            run.assign_ids(table, f"SELECT row_key AS key FROM {{stage}}.event_ready WHERE target_table = '{table}'")
         wh.execute(
             f"CREATE TABLE {run.stage}.persons_in_load AS SELECT m.omop_id FROM {run.map} AS m "
             f"JOIN {run.stage}.patient AS p ON m.kind = 'person' AND m.source_id = p.id"
@@ -143,7 +141,7 @@ def harmonize(wh: Warehouse) -> HarmonizeReport:
             wh.execute(f"DELETE FROM {wh.cdm_schema}.{table} WHERE person_id IN {in_load}")
         run.run("person")
         run.run("visit_occurrence")
-        run.run("condition")
+        run.run("event")
         run.assign_ids("observation_period", "SELECT CAST(omop_id AS VARCHAR) AS key FROM {stage}.persons_in_load")
         run.run("observation_period")
         _account(run, report)
@@ -202,26 +200,38 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
     report.rejected["Encounter"] = Counter({"no period.start": p(
         f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NULL "
         "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
-    written: Counter[str] = Counter()
-    for table, test in [("condition_occurrence", "domain_id NOT IN ('Observation', 'Measurement', 'Procedure')"),
-                        *[(t, f"domain_id = '{d}'") for d, t in _DOMAIN_TABLE.items()]]:  # fmt: skip
-        written[table] = p(f"SELECT count(DISTINCT id) FROM {s}.condition_ready WHERE {test}")
-    report.written["Condition"] = written
-    report.skipped["Condition"] = Counter({
-        "subject is not a loaded Patient": p(f"SELECT count(*) FROM {s}.condition WHERE patient_id NOT IN {loaded} "
-                                             "OR patient_id IS NULL"),
-        "verificationStatus refuted or entered-in-error": p(
-            f"SELECT count(*) FROM {s}.condition WHERE patient_id IN {loaded} "
-            "AND verification IN ('refuted', 'entered-in-error')"),
-    })  # fmt: skip
-    report.rejected["Condition"] = Counter({"no onset or recordedDate": p(
-        f"SELECT count(*) FROM {s}.condition WHERE patient_id IN {loaded} AND onset IS NULL AND recorded IS NULL "
-        "AND coalesce(verification, '') NOT IN ('refuted', 'entered-in-error')")})  # fmt: skip
+    _account_events(run, report, loaded)
     for table in TARGETS:
         report.rows[table] = wh.row_count(wh.cdm_schema, table)
     for kinds in (report.written, report.skipped, report.rejected):
         for rtype in list(kinds):
             kinds[rtype] = Counter({k: v for k, v in kinds[rtype].items() if v})
+
+
+def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
+    """Each event resource lands in the table(s) of its code's domain, or is skipped or rejected with a reason."""
+    s = run.stage
+    rows = run.wh.fetch_arrow(
+        f"""SELECT resource_type, CASE WHEN min(target_table) = max(target_table) THEN min(target_table)
+                   ELSE min(target_table) || '+' || max(target_table) END AS tables
+            FROM {s}.event_ready GROUP BY resource_type, id"""
+    ).to_pylist()
+    for row in rows:
+        report.written.setdefault(row["resource_type"], Counter())[row["tables"]] += 1
+    outcomes = run.wh.fetch_arrow(
+        f"""SELECT resource_type, CASE
+                 WHEN patient_id IS NULL OR patient_id NOT IN {loaded} THEN 'skipped:subject is not a loaded Patient'
+                 WHEN skip_reason IS NOT NULL THEN 'skipped:' || skip_reason
+                 ELSE 'rejected:no date (onset, performed, authoredOn, occurrence or effective)' END AS outcome,
+               count(*) AS n
+            FROM {s}.event
+            WHERE patient_id IS NULL OR patient_id NOT IN {loaded} OR skip_reason IS NOT NULL OR start_text IS NULL
+            GROUP BY 1, 2"""
+    ).to_pylist()
+    for row in outcomes:
+        kind, _, reason = str(row["outcome"]).partition(":")
+        target = report.skipped if kind == "skipped" else report.rejected
+        target.setdefault(row["resource_type"], Counter())[reason] += int(row["n"])
 
 
 def _resource_name(table: str) -> str:

@@ -15,6 +15,10 @@ FROM (
   SELECT person_id, measurement_date, measurement_date FROM {cdm}.measurement
   UNION ALL
   SELECT person_id, procedure_date, procedure_date FROM {cdm}.procedure_occurrence
+  UNION ALL
+  SELECT person_id, drug_exposure_start_date, drug_exposure_end_date FROM {cdm}.drug_exposure
+  UNION ALL
+  SELECT person_id, device_exposure_start_date, device_exposure_start_date FROM {cdm}.device_exposure
 ) AS e
 JOIN {map} AS m ON m.kind = 'observation_period' AND m.source_id = CAST(e.person_id AS VARCHAR)
 WHERE e.person_id IN (SELECT omop_id FROM {stage}.persons_in_load)

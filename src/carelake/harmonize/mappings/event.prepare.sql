@@ -1,0 +1,71 @@
+-- Every coded clinical event, whatever its resource, in one shape: the code, its dates, a reason to skip it,
+-- and the domain it goes to when its code does not map (the resource type decides then).
+CREATE TABLE {stage}.event AS
+SELECT 'Condition' AS resource_type, id, patient_id, encounter_id, code_system, code,
+       coalesce(onset, recorded) AS start_text, abatement AS end_text,
+       CASE WHEN verification IN ('refuted', 'entered-in-error') THEN 'verificationStatus ' || verification END
+         AS skip_reason,
+       'Condition' AS default_domain, CAST(NULL AS DOUBLE) AS value_number, CAST(NULL AS VARCHAR) AS value_unit,
+       CAST(NULL AS VARCHAR) AS value_code, CAST(NULL AS VARCHAR) AS value_string
+FROM {stage}.condition
+UNION ALL
+SELECT 'Procedure', id, patient_id, encounter_id, code_system, code, coalesce(performed, period_start), period_end,
+       CASE WHEN status IN ('entered-in-error', 'not-done') THEN 'status ' || status END,
+       'Procedure', NULL, NULL, NULL, NULL
+FROM {stage}.procedure
+UNION ALL
+SELECT 'MedicationRequest', id, patient_id, encounter_id, code_system, code, authored, NULL,
+       CASE WHEN status IN ('entered-in-error', 'cancelled', 'draft') THEN 'status ' || status END,
+       'Drug', NULL, NULL, NULL, NULL
+FROM {stage}.medication_request
+UNION ALL
+SELECT 'Immunization', id, patient_id, encounter_id, code_system, code, occurrence, NULL,
+       CASE WHEN status IN ('entered-in-error', 'not-done') THEN 'status ' || status END,
+       'Drug', NULL, NULL, NULL, NULL
+FROM {stage}.immunization
+UNION ALL
+SELECT 'Observation', id, patient_id, encounter_id, code_system, code, coalesce(effective, effective_start, issued),
+       NULL, CASE WHEN status IN ('entered-in-error', 'cancelled') THEN 'status ' || status END,
+       CASE WHEN category IN ('laboratory', 'vital-signs') OR value_number IS NOT NULL THEN 'Measurement'
+            ELSE 'Observation' END,
+       value_number, value_unit, value_code, value_string
+FROM {stage}.observation;
+
+-- Source concept by the code system's vocabulary, standard concept by "Maps to"; its domain picks the table.
+CREATE TABLE {stage}.event_coded AS
+SELECT
+  e.*,
+  coalesce(sc.concept_id, 0) AS source_concept_id,
+  coalesce(tc.concept_id, CASE WHEN sc.standard_concept = 'S' THEN sc.concept_id END, 0) AS concept_id,
+  coalesce(tc.domain_id, CASE WHEN sc.standard_concept = 'S' THEN sc.domain_id END, e.default_domain) AS domain_id
+FROM {stage}.event AS e
+LEFT JOIN {stage}.code_system AS cs ON cs.system = e.code_system
+LEFT JOIN {cdm}.concept AS sc ON sc.vocabulary_id = cs.vocabulary_id AND sc.concept_code = e.code
+LEFT JOIN {cdm}.concept_relationship AS cr
+  ON cr.concept_id_1 = sc.concept_id AND cr.relationship_id = 'Maps to' AND cr.invalid_reason IS NULL
+LEFT JOIN {cdm}.concept AS tc ON tc.concept_id = cr.concept_id_2;
+
+CREATE TABLE {stage}.event_ready AS
+SELECT
+  c.*,
+  c.resource_type || '/' || c.id || '|' || CAST(c.concept_id AS VARCHAR) AS row_key,
+  CASE c.domain_id
+    WHEN 'Condition' THEN 'condition_occurrence'
+    WHEN 'Procedure' THEN 'procedure_occurrence'
+    WHEN 'Drug' THEN 'drug_exposure'
+    WHEN 'Measurement' THEN 'measurement'
+    WHEN 'Device' THEN 'device_exposure'
+    ELSE 'observation'
+  END AS target_table,
+  CAST(substr(c.start_text, 1, 10) AS DATE) AS start_date,
+  CAST(replace(substr(c.start_text, 1, 19), 'T', ' ') AS TIMESTAMP) AS start_datetime,
+  CAST(substr(c.end_text, 1, 10) AS DATE) AS end_date,
+  CAST(replace(substr(c.end_text, 1, 19), 'T', ' ') AS TIMESTAMP) AS end_datetime,
+  p.omop_id AS person_id,
+  v.omop_id AS visit_id,
+  u.concept_id AS unit_concept_id
+FROM {stage}.event_coded AS c
+JOIN {map} AS p ON p.kind = 'person' AND p.source_id = c.patient_id
+LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = c.encounter_id
+LEFT JOIN {cdm}.concept AS u ON u.vocabulary_id = 'UCUM' AND u.concept_code = c.value_unit
+WHERE c.start_text IS NOT NULL AND c.skip_reason IS NULL
