@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from carelake.cli import _fhir, _omop
+from carelake.cli import _cohort, _fhir, _omop
 from carelake.cli._state import state
 
 __all__ = ["app", "main"]
@@ -48,6 +48,7 @@ _load_app = typer.Typer(help="Load data into the warehouse.", no_args_is_help=Tr
 app.add_typer(_load_app, name="load")
 _omop.register(app, _load_app)
 _fhir.register(app, _load_app)
+_cohort.register(app)
 
 
 def print_json(data: Any) -> None:
