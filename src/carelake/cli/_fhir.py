@@ -77,11 +77,15 @@ def _print_harmonized(stage: StageReport, omop: HarmonizeReport, as_json: bool) 
 
         print_json({"staging": stage.to_dict(), "omop": omop.to_dict()})
         return
+    _print_stage(stage, False)
+    _print_omop(omop, "harmonized to OMOP (the whole raw store)")
+
+
+def _print_omop(omop: HarmonizeReport, title: str = "loaded into OMOP") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    _print_stage(stage, False)
-    table = Table(title="harmonized to OMOP (the whole raw store)", title_justify="left")
+    table = Table(title=title, title_justify="left")
     for col in ("resource type", "read", "written", "skipped", "rejected"):
         table.add_column(col, justify="left" if col in ("resource type", "written", "skipped", "rejected") else "right")
 
@@ -123,6 +127,23 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
 
             omop = harmonize(wh)
         _print_harmonized(report, omop, as_json)
+
+    @load_app.command("synthea-csv")
+    def load_synthea(
+        directory: Path = typer.Argument(..., help="Synthea's csv output folder (patients.csv, encounters.csv, ...)."),
+        as_json: bool = _JSON,
+    ) -> None:
+        """Load Synthea CSV into OMOP CDM 5.4 through the same mappings as FHIR; every row is accounted for."""
+        from carelake.sources.synthea import load_synthea_csv
+
+        with open_warehouse() as wh:
+            omop = load_synthea_csv(wh, directory)
+        if as_json:
+            from carelake.cli._main import print_json
+
+            print_json(omop.to_dict())
+            return
+        _print_omop(omop)
 
     @fhir_app.command("view")
     def view(

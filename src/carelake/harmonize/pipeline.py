@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -25,7 +26,7 @@ from carelake.warehouse._types import Column, TableSchema
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HarmonizeReport", "harmonize"]
+__all__ = ["HarmonizeReport", "harmonize", "run_pipeline"]
 
 VIEWS = ("patient", "encounter", "condition", "procedure", "medication_request", "immunization", "observation")
 # Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
@@ -117,16 +118,34 @@ class _Run:
 
 def harmonize(wh: Warehouse) -> HarmonizeReport:
     """Write OMOP rows for everything in the raw FHIR store; return the accounting."""
+
+    def fill(run: _Run) -> None:
+        for name in VIEWS:
+            materialize_view(wh, _view(name), f"{run.stage}.{name}")
+
+    def read(run: _Run) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for table in wh.list_tables(wh.fhir_schema):
+            if table != _MAP.name:
+                counts[_resource_name(table)] = wh.row_count(wh.fhir_schema, table)
+        return counts
+
+    return run_pipeline(wh, fill, read)
+
+
+def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_Run], Counter[str]]) -> HarmonizeReport:
+    """The shared path to OMOP: `fill` puts the source in the stage tables (patient, encounter, condition, ...),
+    with the columns the FHIR views produce; everything after that is the same SQL for every source."""
     run = _Run(wh)
     report = HarmonizeReport()
     with wh.transaction():
         create_cdm(wh)
+        wh.create_schema(wh.fhir_schema)
         wh.create_table(wh.fhir_schema, _MAP)
         wh.execute(f"DROP SCHEMA IF EXISTS {run.stage} CASCADE")
         wh.create_schema(run.stage)
         _write_code_tables(wh, run.stage)
-        for name in VIEWS:
-            materialize_view(wh, _view(name), f"{run.stage}.{name}")
+        fill(run)
         run.assign_ids("person", "SELECT id AS key FROM {stage}.patient WHERE birth_date IS NOT NULL")
         run.assign_ids("visit_occurrence", "SELECT id AS key FROM {stage}.encounter")
         run.run("event.prepare")
@@ -144,6 +163,7 @@ def harmonize(wh: Warehouse) -> HarmonizeReport:
         run.run("event")
         run.assign_ids("observation_period", "SELECT CAST(omop_id AS VARCHAR) AS key FROM {stage}.persons_in_load")
         run.run("observation_period")
+        report.read = read(run)
         _account(run, report)
     # The stage is scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
     wh.execute(f"DROP SCHEMA IF EXISTS {run.stage} CASCADE")
@@ -170,14 +190,9 @@ def _write_code_tables(wh: Warehouse, stage: str) -> None:
 def _account(run: _Run, report: HarmonizeReport) -> None:
     """Count every resource read into exactly one outcome (SQL over the stage tables, nothing estimated)."""
     wh, s = run.wh, run.stage
-    fhir = wh.fhir_schema
-    for rtype in wh.list_tables(fhir):
-        if rtype in ("omop_id_map",):
-            continue
-        name = _resource_name(rtype)
-        report.read[name] = wh.row_count(fhir, rtype)
+    for name, n in report.read.items():
         if name not in MAPPED:
-            report.skipped[name] = Counter({"no OMOP mapping for this resource type yet": report.read[name]})
+            report.skipped[name] = Counter({"no OMOP mapping for this resource type yet": n})
     p = run.scalar
     report.written["Patient"] = Counter({"person": p(f"SELECT count(*) FROM {s}.patient WHERE birth_date IS NOT NULL")})
     report.rejected["Patient"] = Counter(
