@@ -118,6 +118,15 @@ def test_vocabulary_maps_every_code_it_holds(tmp_path: Path) -> None:
             f"WHERE t.{column} <> 0 AND k.domain_id <> '{domain}'",
         )
         assert wrong[0]["n"] == 0, table
+    # The coverage report: mapped share per vocabulary, and the top unmapped codes are ones the vocabulary lacks.
+    assert report.coverage["SNOMED"]["source_mapped"] > 0 and report.coverage["LOINC"]["standard_mapped"] > 0
+    for miss in report.top_unmapped:
+        known = _rows(
+            wh,
+            f"SELECT count(*) AS n FROM {{cdm}}.concept WHERE vocabulary_id = '{miss['vocabulary']}' "
+            f"AND concept_code = '{miss['code']}' AND standard_concept = 'S'",
+        )
+        assert known[0]["n"] == 0, miss
     assert report.written["Condition"]["observation"] > 0
     assert report.written["Procedure"]["measurement"] > 0
     assert report.balanced("Condition")

@@ -28,12 +28,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["HarmonizeReport", "harmonize", "run_pipeline"]
 
-VIEWS = ("patient", "encounter", "condition", "procedure", "medication_request", "immunization", "observation")
+VIEWS = ("patient", "encounter", "condition", "procedure", "medication", "medication_request",
+         "medication_administration", "medication_statement", "immunization", "observation")  # fmt: skip
 # Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
-MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest", "Immunization", "Observation"}
-# Coded clinical events: the stage table each resource type is flattened into.
-EVENTS = {"Condition": "condition", "Procedure": "procedure", "MedicationRequest": "medication_request",
-          "Immunization": "immunization", "Observation": "observation"}  # fmt: skip
+MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest", "MedicationAdministration",
+          "MedicationStatement", "Immunization", "Observation", "Medication"}  # fmt: skip
 EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
                 "observation")  # fmt: skip
 TARGETS = ("person", "death", "visit_occurrence", *EVENT_TABLES, "observation_period")
@@ -55,6 +54,9 @@ class HarmonizeReport:
     skipped: dict[str, Counter[str]] = field(default_factory=dict)
     rejected: dict[str, Counter[str]] = field(default_factory=dict)
     rows: Counter[str] = field(default_factory=Counter)
+    # Per vocabulary (or code system URI when it has none): codes seen, mapped to a source concept, to a standard one.
+    coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    top_unmapped: list[dict[str, Any]] = field(default_factory=list)
 
     def balanced(self, resource_type: str) -> bool:
         """read = written + skipped + rejected."""
@@ -75,6 +77,8 @@ class HarmonizeReport:
                 for t in sorted(self.read)
             },
             "omop_rows": dict(self.rows),
+            "vocabulary_coverage": self.coverage,
+            "top_unmapped_codes": self.top_unmapped,
         }
 
 
@@ -193,6 +197,11 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
     for name, n in report.read.items():
         if name not in MAPPED:
             report.skipped[name] = Counter({"no OMOP mapping for this resource type yet": n})
+    if report.read.get("Medication"):
+        # Medications are not rows of their own: their codes go into the drug exposures that reference them.
+        report.skipped["Medication"] = Counter(
+            {"read for the code of the medications that reference it": report.read["Medication"]}
+        )
     p = run.scalar
     report.written["Patient"] = Counter({"person": p(f"SELECT count(*) FROM {s}.patient WHERE birth_date IS NOT NULL")})
     report.rejected["Patient"] = Counter(
@@ -216,6 +225,7 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
         f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NULL "
         "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
     _account_events(run, report, loaded)
+    _coverage(run, report)
     for table in TARGETS:
         report.rows[table] = wh.row_count(wh.cdm_schema, table)
     for kinds in (report.written, report.skipped, report.rejected):
@@ -247,6 +257,27 @@ def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
         kind, _, reason = str(row["outcome"]).partition(":")
         target = report.skipped if kind == "skipped" else report.rejected
         target.setdefault(row["resource_type"], Counter())[reason] += int(row["n"])
+
+
+def _coverage(run: _Run, report: HarmonizeReport, top: int = 20) -> None:
+    """Mapped share per vocabulary and the most frequent codes without a concept: what to add to the vocabulary."""
+    s = run.stage
+    vocab = "coalesce(cs.vocabulary_id, e.code_system, '(no system)')"
+    for row in run.wh.fetch_arrow(
+        f"""SELECT {vocab} AS vocabulary, count(*) AS codes,
+                   sum(CASE WHEN e.source_concept_id <> 0 THEN 1 ELSE 0 END) AS source_mapped,
+                   sum(CASE WHEN e.concept_id <> 0 THEN 1 ELSE 0 END) AS standard_mapped
+            FROM {s}.event_coded AS e LEFT JOIN {s}.code_system AS cs ON cs.system = e.code_system
+            GROUP BY 1 ORDER BY 2 DESC"""
+    ).to_pylist():
+        report.coverage[str(row["vocabulary"])] = {
+            k: int(row[k]) for k in ("codes", "source_mapped", "standard_mapped")
+        }
+    report.top_unmapped = run.wh.fetch_arrow(
+        f"""SELECT {vocab} AS vocabulary, e.code, count(*) AS n
+            FROM {s}.event_coded AS e LEFT JOIN {s}.code_system AS cs ON cs.system = e.code_system
+            WHERE e.concept_id = 0 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT {top}"""
+    ).to_pylist()
 
 
 def _resource_name(table: str) -> str:

@@ -14,10 +14,23 @@ SELECT 'Procedure', id, patient_id, encounter_id, code_system, code, coalesce(pe
        'Procedure', NULL, NULL, NULL, NULL
 FROM {stage}.procedure
 UNION ALL
-SELECT 'MedicationRequest', id, patient_id, encounter_id, code_system, code, authored, NULL,
-       CASE WHEN status IN ('entered-in-error', 'cancelled', 'draft') THEN 'status ' || status END,
+SELECT 'MedicationRequest', r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
+       coalesce(r.code, m.code), r.authored, NULL,
+       CASE WHEN r.status IN ('entered-in-error', 'cancelled', 'draft') THEN 'status ' || r.status END,
        'Drug', NULL, NULL, NULL, NULL
-FROM {stage}.medication_request
+FROM {stage}.medication_request AS r LEFT JOIN {stage}.medication AS m ON m.id = r.medication_ref
+UNION ALL
+SELECT 'MedicationAdministration', r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
+       coalesce(r.code, m.code), coalesce(r.effective, r.effective_start), r.effective_end,
+       CASE WHEN r.status IN ('entered-in-error', 'not-done') THEN 'status ' || r.status END,
+       'Drug', NULL, NULL, NULL, NULL
+FROM {stage}.medication_administration AS r LEFT JOIN {stage}.medication AS m ON m.id = r.medication_ref
+UNION ALL
+SELECT 'MedicationStatement', r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
+       coalesce(r.code, m.code), coalesce(r.effective, r.effective_start), r.effective_end,
+       CASE WHEN r.status IN ('entered-in-error', 'not-taken') THEN 'status ' || r.status END,
+       'Drug', NULL, NULL, NULL, NULL
+FROM {stage}.medication_statement AS r LEFT JOIN {stage}.medication AS m ON m.id = r.medication_ref
 UNION ALL
 SELECT 'Immunization', id, patient_id, encounter_id, code_system, code, occurrence, NULL,
        CASE WHEN status IN ('entered-in-error', 'not-done') THEN 'status ' || status END,

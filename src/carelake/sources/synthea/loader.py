@@ -50,6 +50,12 @@ FILES = {
 }
 
 
+_MED = ["id", "patient_id", "encounter_id", "code_system", "code", "medication_ref", "effective", "effective_start",
+        "effective_end", "status"]  # fmt: skip
+_FHIR_ONLY = {"medication": ["id", "code_system", "code"], "medication_administration": _MED,
+              "medication_statement": _MED}  # fmt: skip
+
+
 def _str(table: pa.Table, name: str) -> pa.Array:
     if name not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
@@ -97,7 +103,7 @@ def _stage_tables(t: pa.Table, stage: str) -> pa.Table:
     elif stage == "medication_request":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _RXNORM), "code": s("CODE"),
-                "authored": s("START"), "status": _const(t, "active")}  # fmt: skip
+                "authored": s("START"), "status": _const(t, "active"), "medication_ref": _const(t, None)}  # fmt: skip
     elif stage == "immunization":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "DATE"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _CVX), "code": s("CODE"),
@@ -128,6 +134,9 @@ def load_synthea_csv(wh: Warehouse, directory: str | Path) -> HarmonizeReport:
         if name in present:
             staged[stage] = _stage_tables(_read_strings(present[name]), stage)
     empty_columns = {stage: _stage_tables(pa.table({}), stage).schema for _, stage in FILES.values()}
+    # FHIR-only stage tables the shared SQL reads; Synthea CSV has no rows for them.
+    for stage, names in _FHIR_ONLY.items():
+        empty_columns[stage] = pa.schema([pa.field(n, pa.string()) for n in names])
 
     def fill(run: object) -> None:
         stage_schema = f"{wh.fhir_schema}_stage"
