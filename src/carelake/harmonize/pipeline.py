@@ -35,7 +35,7 @@ MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest",
           "MedicationStatement", "Immunization", "Observation", "Medication"}  # fmt: skip
 EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
                 "observation")  # fmt: skip
-TARGETS = ("person", "death", "visit_occurrence", *EVENT_TABLES, "observation_period")
+TARGETS = ("person", "death", "visit_occurrence", *EVENT_TABLES, "observation_period", "condition_era", "drug_era")
 
 _MAP = TableSchema(
     "omop_id_map",
@@ -167,11 +167,29 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         run.run("event")
         run.assign_ids("observation_period", "SELECT CAST(omop_id AS VARCHAR) AS key FROM {stage}.persons_in_load")
         run.run("observation_period")
+        run.run("eras")
+        _write_cdm_source(wh)
         report.read = read(run)
         _account(run, report)
     # The stage is scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
     wh.execute(f"DROP SCHEMA IF EXISTS {run.stage} CASCADE")
     return report
+
+
+def _write_cdm_source(wh: Warehouse) -> None:
+    """One cdm_source row naming carelake as the ETL and the vocabulary version in use."""
+    cdm = wh.cdm_schema
+    wh.execute(f"DELETE FROM {cdm}.cdm_source")
+    wh.execute(
+        f"""INSERT INTO {cdm}.cdm_source (cdm_source_name, cdm_source_abbreviation, cdm_holder, source_description,
+              cdm_etl_reference, source_release_date, cdm_release_date, cdm_version, cdm_version_concept_id,
+              vocabulary_version)
+            SELECT 'carelake harmonized FHIR', 'carelake', 'carelake user',
+                   'FHIR R4 or Synthea CSV harmonized by carelake', 'carelake docs/harmonize.md',
+                   CURRENT_DATE, CURRENT_DATE, '5.4', 756265,
+                   coalesce((SELECT max(vocabulary_version) FROM {cdm}.vocabulary
+                             WHERE vocabulary_id = 'None'), 'none')"""
+    )
 
 
 def _write_code_tables(wh: Warehouse, stage: str) -> None:
