@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from carelake.cli import _cohort, _fhir, _omop
+from carelake.cli import _cohort, _fhir, _omop, _quality
 from carelake.cli._state import state
 
 __all__ = ["app", "main"]
@@ -49,6 +49,7 @@ app.add_typer(_load_app, name="load")
 _omop.register(app, _load_app)
 _fhir.register(app, _load_app)
 _cohort.register(app)
+_quality.register(app)
 
 
 def print_json(data: Any) -> None:

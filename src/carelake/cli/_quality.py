@@ -1,0 +1,46 @@
+"""The `quality` verb: DataQualityDashboard checks and characterization, written as JSON and HTML."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from carelake.cli._state import open_warehouse
+
+__all__ = ["register"]
+
+_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def quality(
+        out: Path = typer.Option(
+            Path("carelake-quality"), "--out", help="Folder for dqd-results.json and dashboard.html."
+        ),
+        min_cell_count: int = typer.Option(5, "--min-cell-count", help="Suppress exported counts below this."),
+        as_json: bool = _JSON,
+    ) -> None:
+        """Run DataQualityDashboard's checks and an Achilles-style characterization; write JSON and HTML."""
+        from carelake.quality.errors import QualityUsageError
+        from carelake.quality.report import run_quality
+
+        if out.exists() and not out.is_dir():
+            raise QualityUsageError(f"--out {out} is a file", hint="give a folder (it is created if missing)")
+        if min_cell_count < 1:
+            raise QualityUsageError("--min-cell-count must be at least 1")
+        with open_warehouse() as wh:
+            report = run_quality(wh, out, min_cell_count=min_cell_count)
+        if as_json:
+            from carelake.cli._main import print_json
+
+            print_json(report.to_dict())
+            return
+        counts = report.run.counts()
+        sys.stdout.write(
+            f"{len(report.run.results):,} checks: {counts['passed']:,} passed, {counts['failed']:,} failed, "
+            f"{counts['not applicable']:,} not applicable, {counts['error']:,} errors\n"
+            f"results: {report.results_path}\ndashboard: {report.dashboard_path}\n"
+        )
