@@ -1,16 +1,17 @@
 -- condition_era and drug_era, OHDSI's way: events of one concept merged while less than 30 days apart.
--- Drugs are rolled up to their ingredient through concept_ancestor when the vocabulary has it.
+-- Drugs are rolled up to their RxNorm ingredient through concept_ancestor (drug_era holds ingredients only, so
+-- without concept_ancestor there are no drug eras).
 CREATE TABLE {stage}.era_events AS
 SELECT 'condition' AS kind, person_id, condition_concept_id AS concept_id, condition_start_date AS s,
        coalesce(condition_end_date, condition_start_date + 1) AS e
 FROM {cdm}.condition_occurrence
 WHERE condition_concept_id <> 0 AND person_id IN (SELECT omop_id FROM {stage}.persons_in_load)
 UNION ALL
-SELECT 'drug', d.person_id, coalesce(i.concept_id, d.drug_concept_id), d.drug_exposure_start_date,
+SELECT 'drug', d.person_id, i.concept_id, d.drug_exposure_start_date,
        CASE WHEN d.drug_exposure_end_date > d.drug_exposure_start_date THEN d.drug_exposure_end_date
             ELSE d.drug_exposure_start_date + 1 END
 FROM {cdm}.drug_exposure AS d
-LEFT JOIN (
+JOIN (
   SELECT ca.descendant_concept_id AS drug_id, min(c.concept_id) AS concept_id
   FROM {cdm}.concept_ancestor AS ca JOIN {cdm}.concept AS c ON c.concept_id = ca.ancestor_concept_id
   WHERE c.concept_class_id = 'Ingredient' AND c.vocabulary_id IN ('RxNorm', 'RxNorm Extension')
