@@ -130,3 +130,19 @@ def test_vocabulary_maps_every_code_it_holds(tmp_path: Path) -> None:
     assert report.written["Condition"]["observation"] > 0
     assert report.written["Procedure"]["measurement"] > 0
     assert report.balanced("Condition")
+
+
+def test_every_mapping_view_is_plain_sql_on_every_engine() -> None:
+    """No mapping may lean on the Python fallback: harmonization must run in PostgreSQL as it does in DuckDB."""
+    from importlib import resources
+
+    from carelake.fhir import compile_view
+
+    views = [
+        p for p in resources.files("carelake.harmonize").joinpath("mappings").iterdir() if p.name.endswith(".json")
+    ]
+    assert len(views) >= 10
+    for view in views:
+        doc = json.loads(view.read_text(encoding="utf-8"))
+        for dialect in ("duckdb", "postgres"):
+            assert "carelake_fhirpath" not in compile_view(doc, dialect), view.name

@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 __all__ = ["HarmonizeReport", "harmonize", "run_pipeline"]
 
 VIEWS = ("patient", "encounter", "condition", "procedure", "medication", "medication_request",
-         "medication_administration", "medication_statement", "immunization", "observation")  # fmt: skip
+         "medication_administration", "medication_statement", "immunization", "observation", "practitioner",
+         "organization", "location")  # fmt: skip
 # Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
 MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest", "MedicationAdministration",
-          "MedicationStatement", "Immunization", "Observation", "Medication"}  # fmt: skip
+          "MedicationStatement", "Immunization", "Observation", "Medication", "Practitioner", "Organization",
+          "Location"}  # fmt: skip
 EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
                 "observation")  # fmt: skip
 TARGETS = ("person", "death", "visit_occurrence", *EVENT_TABLES, "observation_period", "condition_era", "drug_era")
@@ -150,6 +152,17 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         wh.create_schema(run.stage)
         _write_code_tables(wh, run.stage)
         fill(run)
+        run.assign_ids("provider", "SELECT id AS key FROM {stage}.practitioner")
+        run.assign_ids("care_site", "SELECT id AS key FROM {stage}.organization")
+        run.assign_ids(
+            "location",
+            "SELECT 'Location/' || id AS key FROM {stage}.location UNION ALL "
+            "SELECT 'Organization/' || id FROM {stage}.organization "
+            "WHERE address_1 IS NOT NULL OR city IS NOT NULL OR zip IS NOT NULL UNION ALL "
+            "SELECT 'Patient/' || id FROM {stage}.patient "
+            "WHERE address_1 IS NOT NULL OR city IS NOT NULL OR zip IS NOT NULL",
+        )
+        run.run("places")
         run.assign_ids("person", "SELECT id AS key FROM {stage}.patient WHERE birth_date IS NOT NULL")
         run.assign_ids("visit_occurrence", "SELECT id AS key FROM {stage}.encounter")
         run.run("event.prepare")
@@ -243,6 +256,10 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
         f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NULL "
         "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
     _account_events(run, report, loaded)
+    places = [("Practitioner", "practitioner", "provider"), ("Organization", "organization", "care_site"),
+              ("Location", "location", "location")]  # fmt: skip
+    for rtype, stage, table in places:
+        report.written[rtype] = Counter({table: p(f"SELECT count(*) FROM {s}.{stage}")})
     _coverage(run, report)
     for table in TARGETS:
         report.rows[table] = wh.row_count(wh.cdm_schema, table)

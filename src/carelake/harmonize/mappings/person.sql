@@ -1,7 +1,8 @@
 -- Patient → person. A Patient without birthDate cannot be a person (year_of_birth is required): rejected.
 INSERT INTO {cdm}.person (
   person_id, gender_concept_id, year_of_birth, month_of_birth, day_of_birth, birth_datetime,
-  race_concept_id, ethnicity_concept_id, person_source_value, gender_source_value, gender_source_concept_id,
+  race_concept_id, ethnicity_concept_id, location_id, provider_id, care_site_id,
+  person_source_value, gender_source_value, gender_source_concept_id,
   race_source_value, race_source_concept_id, ethnicity_source_value, ethnicity_source_concept_id
 )
 SELECT
@@ -13,6 +14,9 @@ SELECT
   CASE WHEN length(p.birth_date) >= 10 THEN CAST(substr(p.birth_date, 1, 10) AS TIMESTAMP) END,
   coalesce(r.concept_id, 0),
   coalesce(e.concept_id, 0),
+  lo.omop_id,
+  pr.omop_id,
+  cs.omop_id,
   p.id,
   p.gender,
   0,
@@ -25,6 +29,9 @@ JOIN {map} AS m ON m.kind = 'person' AND m.source_id = p.id
 LEFT JOIN {stage}.fixed_concept AS g ON g.value_set = 'gender' AND g.code = p.gender
 LEFT JOIN {stage}.fixed_concept AS r ON r.value_set = 'race' AND r.code = p.race_code
 LEFT JOIN {stage}.fixed_concept AS e ON e.value_set = 'ethnicity' AND e.code = p.ethnicity_code
+LEFT JOIN {map} AS lo ON lo.kind = 'location' AND lo.source_id = 'Patient/' || p.id
+LEFT JOIN {map} AS pr ON pr.kind = 'provider' AND pr.source_id = p.practitioner_id
+LEFT JOIN {map} AS cs ON cs.kind = 'care_site' AND cs.source_id = p.organization_id
 WHERE p.birth_date IS NOT NULL;
 
 -- Patient.deceased[x] → death (a date is required; deceasedBoolean alone has none).

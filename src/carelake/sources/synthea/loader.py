@@ -47,13 +47,17 @@ FILES = {
     "medications.csv": ("MedicationRequest", "medication_request"),
     "immunizations.csv": ("Immunization", "immunization"),
     "observations.csv": ("Observation", "observation"),
+    "providers.csv": ("Practitioner", "practitioner"),
+    "organizations.csv": ("Organization", "organization"),
 }
 
 
 _MED = ["id", "patient_id", "encounter_id", "code_system", "code", "medication_ref", "effective", "effective_start",
         "effective_end", "status"]  # fmt: skip
 _FHIR_ONLY = {"medication": ["id", "code_system", "code"], "medication_administration": _MED,
-              "medication_statement": _MED}  # fmt: skip
+              "medication_statement": _MED,
+              "location": ["id", "name", "organization_id", "address_1", "address_2", "city", "state", "zip", "county",
+                           "country", "latitude", "longitude"]}  # fmt: skip
 
 
 def _str(table: pa.Table, name: str) -> pa.Array:
@@ -85,11 +89,15 @@ def _stage_tables(t: pa.Table, stage: str) -> pa.Table:
     if stage == "patient":
         cols = {"id": s("Id"), "gender": _map(s("GENDER"), _GENDER), "birth_date": s("BIRTHDATE"),
                 "deceased_datetime": s("DEATHDATE"), "race_code": _map(s("RACE"), _RACE), "race_text": s("RACE"),
-                "ethnicity_code": _map(s("ETHNICITY"), _ETHNICITY), "ethnicity_text": s("ETHNICITY")}  # fmt: skip
+                "ethnicity_code": _map(s("ETHNICITY"), _ETHNICITY), "ethnicity_text": s("ETHNICITY"),
+                "address_1": s("ADDRESS"), "city": s("CITY"), "state": s("STATE"), "zip": s("ZIP"),
+                "county": s("COUNTY"), "practitioner_id": _const(t, None),
+                "organization_id": _const(t, None)}  # fmt: skip
     elif stage == "encounter":
         cols = {"id": s("Id"), "patient_id": s("PATIENT"), "class_code": _map(s("ENCOUNTERCLASS"), _CLASS),
                 "type_system": _const(t, _SNOMED), "type_code": s("CODE"), "start": s("START"), "end": s("STOP"),
-                "status": _const(t, "finished")}  # fmt: skip
+                "status": _const(t, "finished"), "practitioner_id": s("PROVIDER"),
+                "organization_id": s("ORGANIZATION"), "location_id": _const(t, None)}  # fmt: skip
     elif stage == "condition":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _SNOMED), "code": s("CODE"),
@@ -108,6 +116,14 @@ def _stage_tables(t: pa.Table, stage: str) -> pa.Table:
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "DATE"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _CVX), "code": s("CODE"),
                 "occurrence": s("DATE"), "status": _const(t, "completed")}  # fmt: skip
+    elif stage == "practitioner":
+        cols = {"id": s("Id"), "npi": _const(t, None), "family": s("NAME"), "given": _const(t, None),
+                "prefix": _const(t, None), "gender": _map(s("GENDER"), _GENDER)}  # fmt: skip
+    elif stage == "organization":
+        cols = {"id": s("Id"), "name": s("NAME"), "address_1": s("ADDRESS"), "address_2": _const(t, None),
+                "city": s("CITY"), "state": s("STATE"), "zip": s("ZIP"), "county": _const(t, None),
+                "country": _const(t, None), "latitude": pc.cast(s("LAT"), pa.float64(), safe=False),
+                "longitude": pc.cast(s("LON"), pa.float64(), safe=False)}  # fmt: skip
     else:  # observation
         numeric = pc.equal(s("TYPE"), "numeric").fill_null(False)
         value = s("VALUE")
@@ -136,7 +152,9 @@ def load_synthea_csv(wh: Warehouse, directory: str | Path) -> HarmonizeReport:
     empty_columns = {stage: _stage_tables(pa.table({}), stage).schema for _, stage in FILES.values()}
     # FHIR-only stage tables the shared SQL reads; Synthea CSV has no rows for them.
     for stage, names in _FHIR_ONLY.items():
-        empty_columns[stage] = pa.schema([pa.field(n, pa.string()) for n in names])
+        empty_columns[stage] = pa.schema(
+            [pa.field(n, pa.float64() if n in ("latitude", "longitude") else pa.string()) for n in names]
+        )
 
     def fill(run: object) -> None:
         stage_schema = f"{wh.fhir_schema}_stage"
