@@ -42,7 +42,7 @@ def test_each_patient_is_one_person_and_everything_is_accounted(warehouse: Wareh
     for rtype, n in staged.read.items():
         assert report.read[rtype] == n
         assert report.balanced(rtype), rtype
-    assert report.written["Encounter"]["visit_occurrence"] == staged.read["Encounter"]
+    assert report.written["Encounter"]["visit_detail+visit_occurrence"] == staged.read["Encounter"]
     assert report.skipped["Claim"] == {"no OMOP mapping for this resource type yet": staged.read["Claim"]}
     assert report.rows["death"] == 3
 
@@ -146,3 +146,43 @@ def test_every_mapping_view_is_plain_sql_on_every_engine() -> None:
         doc = json.loads(view.read_text(encoding="utf-8"))
         for dialect in ("duckdb", "postgres"):
             assert "carelake_fhirpath" not in compile_view(doc, dialect), view.name
+
+
+def test_inpatient_stays_a_day_apart_are_one_visit(tmp_path: Path) -> None:
+    def encounter(eid: str, cls: str, start: str, end: str) -> dict[str, object]:
+        return {"resourceType": "Encounter", "id": eid, "status": "finished", "class": {"code": cls},
+                "subject": {"reference": "Patient/p1"}, "period": {"start": start, "end": end}}  # fmt: skip
+
+    rows = [
+        {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1950-01-01"},
+        encounter("e1", "IMP", "2020-01-01T10:00:00Z", "2020-01-03T10:00:00Z"),
+        encounter("e2", "IMP", "2020-01-04T08:00:00Z", "2020-01-06T10:00:00Z"),  # next day: same stay
+        encounter("e3", "IMP", "2020-02-01T08:00:00Z", "2020-02-02T10:00:00Z"),  # a new stay
+        encounter("e4", "AMB", "2020-01-05T08:00:00Z", "2020-01-05T09:00:00Z"),  # outpatient: its own visit
+        {
+            "resourceType": "Condition",
+            "id": "c1",
+            "subject": {"reference": "Patient/p1"},
+            "encounter": {"reference": "Encounter/e2"},
+            "code": {"coding": [{"code": "x"}]},
+            "onsetDateTime": "2020-01-05",
+        },
+    ]
+    (tmp_path / "export.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    wh = carelake.connect("duckdb:///:memory:")
+    stage_fhir(wh, [tmp_path / "export.ndjson"])
+    harmonize(wh)
+    visits = _rows(wh, "SELECT visit_concept_id, visit_start_date, visit_end_date FROM {cdm}.visit_occurrence "
+                       "ORDER BY 2, 1")  # fmt: skip
+    assert [(v["visit_concept_id"], str(v["visit_start_date"]), str(v["visit_end_date"])) for v in visits] == [
+        (9201, "2020-01-01", "2020-01-06"),
+        (9202, "2020-01-05", "2020-01-05"),
+        (9201, "2020-02-01", "2020-02-02"),
+    ]
+    assert _rows(wh, "SELECT count(*) AS n FROM {cdm}.visit_detail")[0]["n"] == 4
+    linked = _rows(
+        wh,
+        "SELECT v.visit_start_date AS s, d.visit_detail_source_value AS d FROM {cdm}.condition_occurrence c "
+        "JOIN {cdm}.visit_occurrence v USING (visit_occurrence_id) JOIN {cdm}.visit_detail d USING (visit_detail_id)",
+    )
+    assert [(str(r["s"]), r["d"]) for r in linked] == [("2020-01-01", "e2")]

@@ -62,4 +62,4 @@ def test_cli_load_synthea_csv(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["omop_rows"]["person"] == 1
-    assert report["resources"]["Encounter"]["written"] == {"visit_occurrence": 19}
+    assert report["resources"]["Encounter"]["written"] == {"visit_detail+visit_occurrence": 19}

@@ -37,7 +37,7 @@ MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest",
           "Location"}  # fmt: skip
 EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
                 "observation")  # fmt: skip
-TARGETS = ("person", "death", "visit_occurrence", *EVENT_TABLES, "observation_period", "condition_era", "drug_era")
+TARGETS = ("person", "death", "visit_occurrence", "visit_detail", *EVENT_TABLES, "observation_period", "condition_era", "drug_era")
 
 _MAP = TableSchema(
     "omop_id_map",
@@ -164,7 +164,9 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         )
         run.run("places")
         run.assign_ids("person", "SELECT id AS key FROM {stage}.patient WHERE birth_date IS NOT NULL")
-        run.assign_ids("visit_occurrence", "SELECT id AS key FROM {stage}.encounter")
+        run.run("visit.prepare")
+        run.assign_ids("visit_occurrence", "SELECT visit_key AS key FROM {stage}.visit_key")
+        run.assign_ids("visit_detail", "SELECT id AS key FROM {stage}.visit_key")
         run.run("event.prepare")
         for table in EVENT_TABLES:
             run.assign_ids(table, f"SELECT row_key AS key FROM {{stage}}.event_ready WHERE target_table = '{table}'")
@@ -243,7 +245,7 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
         }
     )
     loaded = f"(SELECT source_id FROM {run.map} WHERE kind = 'person')"
-    report.written["Encounter"] = Counter({"visit_occurrence": p(
+    report.written["Encounter"] = Counter({"visit_detail+visit_occurrence": p(
         f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NOT NULL "
         "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
     report.skipped["Encounter"] = Counter({

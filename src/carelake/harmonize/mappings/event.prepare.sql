@@ -76,9 +76,12 @@ SELECT
   CAST(replace(substr(c.end_text, 1, 19), 'T', ' ') AS TIMESTAMP) AS end_datetime,
   p.omop_id AS person_id,
   v.omop_id AS visit_id,
+  d.omop_id AS visit_detail_id,
   u.concept_id AS unit_concept_id
 FROM {stage}.event_coded AS c
 JOIN {map} AS p ON p.kind = 'person' AND p.source_id = c.patient_id
-LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = c.encounter_id
+LEFT JOIN {stage}.visit_key AS k ON k.id = c.encounter_id
+LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = k.visit_key
+LEFT JOIN {map} AS d ON d.kind = 'visit_detail' AND d.source_id = c.encounter_id
 LEFT JOIN {cdm}.concept AS u ON u.vocabulary_id = 'UCUM' AND u.concept_code = c.value_unit
 WHERE c.start_text IS NOT NULL AND c.skip_reason IS NULL

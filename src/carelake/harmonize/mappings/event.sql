@@ -1,43 +1,43 @@
 -- Prepared events (event.prepare.sql) into the table of their standard concept's domain.
 INSERT INTO {cdm}.condition_occurrence (
   condition_occurrence_id, person_id, condition_concept_id, condition_start_date, condition_start_datetime,
-  condition_end_date, condition_end_datetime, condition_type_concept_id, visit_occurrence_id,
+  condition_end_date, condition_end_datetime, condition_type_concept_id, visit_occurrence_id, visit_detail_id,
   condition_source_value, condition_source_concept_id
 )
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.end_date, e.end_datetime, 32817,
-       e.visit_id, e.code, e.source_concept_id
+       e.visit_id, e.visit_detail_id, e.code, e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'condition_occurrence' AND m.source_id = e.row_key
 WHERE e.target_table = 'condition_occurrence';
 
 INSERT INTO {cdm}.procedure_occurrence (
   procedure_occurrence_id, person_id, procedure_concept_id, procedure_date, procedure_datetime,
-  procedure_end_date, procedure_end_datetime, procedure_type_concept_id, visit_occurrence_id,
+  procedure_end_date, procedure_end_datetime, procedure_type_concept_id, visit_occurrence_id, visit_detail_id,
   procedure_source_value, procedure_source_concept_id
 )
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.end_date, e.end_datetime, 32817,
-       e.visit_id, e.code, e.source_concept_id
+       e.visit_id, e.visit_detail_id, e.code, e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'procedure_occurrence' AND m.source_id = e.row_key
 WHERE e.target_table = 'procedure_occurrence';
 
 INSERT INTO {cdm}.drug_exposure (
   drug_exposure_id, person_id, drug_concept_id, drug_exposure_start_date, drug_exposure_start_datetime,
-  drug_exposure_end_date, drug_exposure_end_datetime, drug_type_concept_id, visit_occurrence_id,
+  drug_exposure_end_date, drug_exposure_end_datetime, drug_type_concept_id, visit_occurrence_id, visit_detail_id,
   drug_source_value, drug_source_concept_id
 )
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, coalesce(e.end_date, e.start_date),
-       coalesce(e.end_datetime, e.start_datetime), 32817, e.visit_id, e.code, e.source_concept_id
+       coalesce(e.end_datetime, e.start_datetime), 32817, e.visit_id, e.visit_detail_id, e.code, e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'drug_exposure' AND m.source_id = e.row_key
 WHERE e.target_table = 'drug_exposure';
 
 INSERT INTO {cdm}.device_exposure (
   device_exposure_id, person_id, device_concept_id, device_exposure_start_date, device_exposure_start_datetime,
-  device_exposure_end_date, device_type_concept_id, visit_occurrence_id, device_source_value,
+  device_exposure_end_date, device_type_concept_id, visit_occurrence_id, visit_detail_id, device_source_value,
   device_source_concept_id
 )
-SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.end_date, 32817, e.visit_id, e.code,
+SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.end_date, 32817, e.visit_id, e.visit_detail_id, e.code,
        e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'device_exposure' AND m.source_id = e.row_key
@@ -45,11 +45,11 @@ WHERE e.target_table = 'device_exposure';
 
 INSERT INTO {cdm}.measurement (
   measurement_id, person_id, measurement_concept_id, measurement_date, measurement_datetime,
-  measurement_type_concept_id, value_as_number, unit_concept_id, unit_source_value, visit_occurrence_id,
+  measurement_type_concept_id, value_as_number, unit_concept_id, unit_source_value, visit_occurrence_id, visit_detail_id,
   measurement_source_value, measurement_source_concept_id, value_source_value
 )
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 32817, e.value_number,
-       coalesce(e.unit_concept_id, 0), e.value_unit, e.visit_id, e.code, e.source_concept_id,
+       coalesce(e.unit_concept_id, 0), e.value_unit, e.visit_id, e.visit_detail_id, e.code, e.source_concept_id,
        coalesce(CAST(e.value_number AS VARCHAR), e.value_code, e.value_string)
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'measurement' AND m.source_id = e.row_key
@@ -58,10 +58,10 @@ WHERE e.target_table = 'measurement';
 INSERT INTO {cdm}.observation (
   observation_id, person_id, observation_concept_id, observation_date, observation_datetime,
   observation_type_concept_id, value_as_number, value_as_string, unit_concept_id, unit_source_value,
-  visit_occurrence_id, observation_source_value, observation_source_concept_id, value_source_value
+  visit_occurrence_id, visit_detail_id, observation_source_value, observation_source_concept_id, value_source_value
 )
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 32817, e.value_number,
-       substr(e.value_string, 1, 60), coalesce(e.unit_concept_id, 0), e.value_unit, e.visit_id, e.code,
+       substr(e.value_string, 1, 60), coalesce(e.unit_concept_id, 0), e.value_unit, e.visit_id, e.visit_detail_id, e.code,
        e.source_concept_id, coalesce(CAST(e.value_number AS VARCHAR), e.value_code, e.value_string)
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'observation' AND m.source_id = e.row_key
