@@ -29,15 +29,24 @@ log = logging.getLogger(__name__)
 __all__ = ["HarmonizeReport", "harmonize", "run_pipeline"]
 
 VIEWS = ("patient", "encounter", "condition", "procedure", "medication", "medication_request",
-         "medication_administration", "medication_statement", "immunization", "observation", "practitioner",
-         "organization", "location")  # fmt: skip
+         "medication_administration", "medication_statement", "immunization", "observation",
+         "observation_component", "practitioner", "organization", "location")  # fmt: skip
 # Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
 MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest", "MedicationAdministration",
           "MedicationStatement", "Immunization", "Observation", "Medication", "Practitioner", "Organization",
           "Location"}  # fmt: skip
 EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
                 "observation")  # fmt: skip
-TARGETS = ("person", "death", "visit_occurrence", "visit_detail", *EVENT_TABLES, "observation_period", "condition_era", "drug_era")
+TARGETS = (
+    "person",
+    "death",
+    "visit_occurrence",
+    "visit_detail",
+    *EVENT_TABLES,
+    "observation_period",
+    "condition_era",
+    "drug_era",
+)
 
 _MAP = TableSchema(
     "omop_id_map",
@@ -276,7 +285,7 @@ def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
     rows = run.wh.fetch_arrow(
         f"""SELECT resource_type, CASE WHEN min(target_table) = max(target_table) THEN min(target_table)
                    ELSE min(target_table) || '+' || max(target_table) END AS tables
-            FROM {s}.event_ready GROUP BY resource_type, id"""
+            FROM {s}.event_ready GROUP BY resource_type, resource_id"""
     ).to_pylist()
     for row in rows:
         report.written.setdefault(row["resource_type"], Counter())[row["tables"]] += 1
@@ -285,7 +294,7 @@ def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
                  WHEN patient_id IS NULL OR patient_id NOT IN {loaded} THEN 'skipped:subject is not a loaded Patient'
                  WHEN skip_reason IS NOT NULL THEN 'skipped:' || skip_reason
                  ELSE 'rejected:no date (onset, performed, authoredOn, occurrence or effective)' END AS outcome,
-               count(*) AS n
+               count(DISTINCT resource_id) AS n
             FROM {s}.event
             WHERE patient_id IS NULL OR patient_id NOT IN {loaded} OR skip_reason IS NOT NULL OR start_text IS NULL
             GROUP BY 1, 2"""

@@ -1,7 +1,7 @@
 -- Every coded clinical event, whatever its resource, in one shape: the code, its dates, a reason to skip it,
 -- and the domain it goes to when its code does not map (the resource type decides then).
 CREATE TABLE {stage}.event AS
-SELECT 'Condition' AS resource_type, id, patient_id, encounter_id, code_system, code,
+SELECT 'Condition' AS resource_type, id, id AS resource_id, patient_id, encounter_id, code_system, code,
        coalesce(onset, recorded) AS start_text, abatement AS end_text,
        CASE WHEN verification IN ('refuted', 'entered-in-error') THEN 'verificationStatus ' || verification END
          AS skip_reason,
@@ -9,40 +9,49 @@ SELECT 'Condition' AS resource_type, id, patient_id, encounter_id, code_system, 
        CAST(NULL AS VARCHAR) AS value_code, CAST(NULL AS VARCHAR) AS value_string
 FROM {stage}.condition
 UNION ALL
-SELECT 'Procedure', id, patient_id, encounter_id, code_system, code, coalesce(performed, period_start), period_end,
+SELECT 'Procedure', id, id, patient_id, encounter_id, code_system, code, coalesce(performed, period_start), period_end,
        CASE WHEN status IN ('entered-in-error', 'not-done') THEN 'status ' || status END,
        'Procedure', NULL, NULL, NULL, NULL
 FROM {stage}.procedure
 UNION ALL
-SELECT 'MedicationRequest', r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
+SELECT 'MedicationRequest', r.id, r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
        coalesce(r.code, m.code), r.authored, NULL,
        CASE WHEN r.status IN ('entered-in-error', 'cancelled', 'draft') THEN 'status ' || r.status END,
        'Drug', NULL, NULL, NULL, NULL
 FROM {stage}.medication_request AS r LEFT JOIN {stage}.medication AS m ON m.id = r.medication_ref
 UNION ALL
-SELECT 'MedicationAdministration', r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
+SELECT 'MedicationAdministration', r.id, r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
        coalesce(r.code, m.code), coalesce(r.effective, r.effective_start), r.effective_end,
        CASE WHEN r.status IN ('entered-in-error', 'not-done') THEN 'status ' || r.status END,
        'Drug', NULL, NULL, NULL, NULL
 FROM {stage}.medication_administration AS r LEFT JOIN {stage}.medication AS m ON m.id = r.medication_ref
 UNION ALL
-SELECT 'MedicationStatement', r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
+SELECT 'MedicationStatement', r.id, r.id, r.patient_id, r.encounter_id, coalesce(r.code_system, m.code_system),
        coalesce(r.code, m.code), coalesce(r.effective, r.effective_start), r.effective_end,
        CASE WHEN r.status IN ('entered-in-error', 'not-taken') THEN 'status ' || r.status END,
        'Drug', NULL, NULL, NULL, NULL
 FROM {stage}.medication_statement AS r LEFT JOIN {stage}.medication AS m ON m.id = r.medication_ref
 UNION ALL
-SELECT 'Immunization', id, patient_id, encounter_id, code_system, code, occurrence, NULL,
+SELECT 'Immunization', id, id, patient_id, encounter_id, code_system, code, occurrence, NULL,
        CASE WHEN status IN ('entered-in-error', 'not-done') THEN 'status ' || status END,
        'Drug', NULL, NULL, NULL, NULL
 FROM {stage}.immunization
 UNION ALL
-SELECT 'Observation', id, patient_id, encounter_id, code_system, code, coalesce(effective, effective_start, issued),
+SELECT 'Observation', id, id, patient_id, encounter_id, code_system, code, coalesce(effective, effective_start, issued),
        NULL, CASE WHEN status IN ('entered-in-error', 'cancelled') THEN 'status ' || status END,
        CASE WHEN category IN ('laboratory', 'vital-signs') OR value_number IS NOT NULL THEN 'Measurement'
             ELSE 'Observation' END,
        value_number, value_unit, value_code, value_string
-FROM {stage}.observation;
+FROM {stage}.observation
+UNION ALL
+-- Each component of an Observation (a blood pressure's systolic and diastolic) is a row of its own.
+SELECT 'Observation', id || '#' || CAST(component_index AS VARCHAR), id, patient_id, encounter_id, code_system, code,
+       coalesce(effective, effective_start, issued), NULL,
+       CASE WHEN status IN ('entered-in-error', 'cancelled') THEN 'status ' || status END,
+       CASE WHEN category IN ('laboratory', 'vital-signs') OR value_number IS NOT NULL THEN 'Measurement'
+            ELSE 'Observation' END,
+       value_number, value_unit, value_code, value_string
+FROM {stage}.observation_component;
 
 -- Source concept by the code system's vocabulary, standard concept by "Maps to"; its domain picks the table.
 CREATE TABLE {stage}.event_coded AS

@@ -56,6 +56,9 @@ _MED = ["id", "patient_id", "encounter_id", "code_system", "code", "medication_r
         "effective_end", "status"]  # fmt: skip
 _FHIR_ONLY = {"medication": ["id", "code_system", "code"], "medication_administration": _MED,
               "medication_statement": _MED,
+              "observation_component": ["id", "patient_id", "encounter_id", "effective", "effective_start", "issued",
+                                        "status", "category", "component_index", "code_system", "code",
+                                        "value_number", "value_unit", "value_code", "value_string"],
               "location": ["id", "name", "organization_id", "address_1", "address_2", "city", "state", "zip", "county",
                            "country", "latitude", "longitude"]}  # fmt: skip
 
@@ -153,7 +156,10 @@ def load_synthea_csv(wh: Warehouse, directory: str | Path) -> HarmonizeReport:
     # FHIR-only stage tables the shared SQL reads; Synthea CSV has no rows for them.
     for stage, names in _FHIR_ONLY.items():
         empty_columns[stage] = pa.schema(
-            [pa.field(n, pa.float64() if n in ("latitude", "longitude") else pa.string()) for n in names]
+            [
+                pa.field(n, pa.float64() if n in ("latitude", "longitude", "value_number") else pa.string())
+                for n in names
+            ]
         )
 
     def fill(run: object) -> None:
