@@ -10,14 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from carelake.fhir.view.definition import ViewColumn, ViewDefinition, ViewError, ViewSelect
-from carelake.fhir.view.dialect import BASE_TABLE, Dialect
+from carelake.fhir.view.dialect import BASE_TABLE, Dialect, ViewUnsupported
 from carelake.fhir.view.expr import Ctx, ExprCompiler, Val, native_kind
 
 __all__ = ["compile_sql"]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class _SelectCompiler:
@@ -38,23 +34,25 @@ class _SelectCompiler:
             numbered = _mentions_row_index(sel)
             joins.append(self.d.unnest(self.x.as_list(v), a, sel.or_null, numbered=numbered))
             element = Val(f"{a}.e", "json", v.ftype, False, root=f"{a}.e")
-            ctx = replace(ctx, this=element, row_index=f"(coalesce({a}.n, 1) - 1)" if numbered else "0")
+            ctx = replace(ctx, this=element, row_index=self.d.position(a) if numbered else "0")
         if sel.repeat:
             ctx = self.repeat(sel, ctx, joins)
         cols = [(c.name, self.column(c, ctx)) for c in sel.columns]
         for child in sel.selects:
             cols += self.select(child, ctx, joins)
         if sel.union_all:
+            if not self.d.lateral_subqueries:
+                raise ViewUnsupported(f"unionAll on {self.d.name}")
             a = self.alias("u")
             branches = []
             for branch in sel.union_all:
                 inner: list[str] = []
                 bcols = self.select(branch, ctx, inner)
                 one = self.alias("one")
-                items = ", ".join(f"{sql} AS {_q(name)}" for name, sql in bcols)
+                items = ", ".join(f"{sql} AS {self.d.ident(name)}" for name, sql in bcols)
                 branches.append(f"SELECT {items} FROM (SELECT 1 AS x) AS {one} {' '.join(inner)}")
             joins.append(f"CROSS JOIN LATERAL ({' UNION ALL '.join(branches)}) AS {a}")
-            cols += [(n, f"{a}.{_q(n)}") for n in sel.union_all[0].column_names()]
+            cols += [(n, f"{a}.{self.d.ident(n)}") for n in sel.union_all[0].column_names()]
         return cols
 
     def repeat(self, sel: ViewSelect, ctx: Ctx, joins: list[str]) -> Ctx:
@@ -120,6 +118,13 @@ def compile_sql(view: ViewDefinition, dialect: Dialect, table: str, *, fallback:
 
     `fallback` is the SQL name of the Python FHIRPath function, where the engine has one.
     """
+    try:
+        return _compile(view, dialect, table, fallback)
+    except ViewUnsupported as e:
+        raise ViewError(f"{e} is not supported", hint="run this view on DuckDB or PostgreSQL") from e
+
+
+def _compile(view: ViewDefinition, dialect: Dialect, table: str, fallback: str | None) -> str:
     sc = _SelectCompiler(view, dialect, fallback)
     root = Val("r.resource", "json", view.resource, False, root="r.resource")
     ctx = Ctx(root, "r.id", "0", view.constants, view.resource, root)
@@ -133,7 +138,7 @@ def compile_sql(view: ViewDefinition, dialect: Dialect, table: str, *, fallback:
         if v.ftype is not None and v.ftype != "boolean":
             raise ViewError(f"where[{i}]: path {w.text!r} gives {v.ftype}, not a boolean")
         conditions.append(f"coalesce({sc.x.as_bool(v)}, false)")
-    items = ",\n  ".join(f"{sql} AS {_q(name)}" for name, sql in cols)
+    items = ",\n  ".join(f"{sql} AS {dialect.ident(name)}" for name, sql in cols)
     query = f"SELECT\n  {items}\nFROM {BASE_TABLE} AS r\n" + "\n".join(joins)
     if conditions:
         query += "\nWHERE " + " AND ".join(conditions)

@@ -105,8 +105,7 @@ def _run_file(wh: Warehouse, path: Path, result: ConformanceResult) -> list[dict
 
 
 def _drop_schema(wh: Warehouse, schema: str) -> None:
-    cascade = " CASCADE" if wh.dialect in ("postgres", "duckdb") else ""
-    wh.execute_native(f'DROP SCHEMA IF EXISTS "{schema}"{cascade}')
+    wh.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def _run_test(wh: Warehouse, test: dict[str, Any], schema: str) -> dict[str, Any]:
@@ -118,6 +117,8 @@ def _run_test(wh: Warehouse, test: dict[str, Any], schema: str) -> dict[str, Any
         if expects_error:
             return {"passed": True}
         return {"passed": False, "error": f"{type(e).__name__}: {e}"}
+    except Exception as e:
+        return {"passed": False, "error": f"crash: {type(e).__name__}: {e}"}
     if expects_error:
         return {"passed": False, "error": "expected an error, the view ran"}
     rows = table.to_pylist()

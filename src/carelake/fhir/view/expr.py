@@ -151,10 +151,7 @@ class ExprCompiler:
         return self.d.json_to(self.as_one(v), kind)
 
     def cast(self, native: str, kind: str) -> str:
-        target = {"string": "VARCHAR", "boolean": "BOOLEAN", "integer": "BIGINT", "decimal": "DOUBLE"}[kind]
-        if self.d.name == "postgres" and kind == "decimal":
-            target = "double precision"
-        return f"CAST({native} AS {target})"
+        return self.d.cast(native, kind)
 
     def as_bool(self, v: Val) -> str:
         return self.as_native(v, "boolean")
@@ -319,11 +316,10 @@ class ExprCompiler:
         kind = native_kind(v.ftype)
         t = self.as_native(v, "string")
         if kind in ("decimal", "integer"):
-            digits = f"(CASE WHEN strpos({t}, '.') > 0 THEN length({t}) - strpos({t}, '.') ELSE 0 END)"
+            dot = self.d.strpos(t, "'.'")
+            digits = f"(CASE WHEN {dot} > 0 THEN length({t}) - {dot} ELSE 0 END)"
             half = f"(0.5 * power(10.0, -({digits} + 0)))"
-            sql = f"(CAST({t} AS DOUBLE) {'-' if low else '+'} {half})"
-            if self.d.name == "postgres":
-                sql = sql.replace("AS DOUBLE)", "AS double precision)")
+            sql = f"({self.d.cast(t, 'decimal')} {'-' if low else '+'} {half})"
             return Val(sql, "sql", "decimal", False)
         if v.ftype == "date":
             day = self._day(t, low)

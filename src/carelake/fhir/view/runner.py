@@ -19,7 +19,6 @@ from carelake.fhir.view.definition import ViewDefinition, ViewError, parse_view
 from carelake.fhir.view.dialect import DIALECTS, Dialect
 from carelake.fhir.view.fallback import FUNCTION_NAME, fhirpath_json
 from carelake.warehouse import Warehouse
-from carelake.warehouse._base import quote
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +52,17 @@ def load_view(source: str | Path | dict[str, Any]) -> ViewDefinition:
 def _dialect(wh: Warehouse) -> Dialect:
     d = DIALECTS.get(wh.dialect)
     if d is None:
-        raise ConfigError(f"SQL-on-FHIR views do not run on {wh.dialect} yet", hint="use DuckDB or PostgreSQL")
+        raise ConfigError(f"SQL-on-FHIR views do not run on {wh.dialect}", hint="use DuckDB, PostgreSQL or Spark")
     return d()
 
 
 def compile_view(view: ViewDefinition | dict[str, Any], dialect: str = "duckdb", *, schema: str = FHIR_SCHEMA) -> str:
     """The SQL a view compiles to, for reading or for running elsewhere."""
     definition = view if isinstance(view, ViewDefinition) else parse_view(view)
-    table = f"{quote(schema)}.{quote(definition.resource.lower())}"
+    engine = DIALECTS[dialect]()
+    table = f"{engine.ident(schema)}.{engine.ident(definition.resource.lower())}"
     fallback = FUNCTION_NAME if dialect == "duckdb" else None
-    return compile_sql(definition, DIALECTS[dialect](), table, fallback=fallback)
+    return compile_sql(definition, engine, table, fallback=fallback)
 
 
 def _prepare(wh: Warehouse, view: ViewDefinition | dict[str, Any] | str | Path, schema: str | None) -> str:
@@ -74,7 +74,8 @@ def _prepare(wh: Warehouse, view: ViewDefinition | dict[str, Any] | str | Path, 
             wh.create_schema(schema)
             wh.create_table(schema, raw_table(definition.resource))
     fallback = FUNCTION_NAME if wh.register_python_function(FUNCTION_NAME, fhirpath_json, 3) else None
-    sql = compile_sql(definition, dialect, f"{quote(schema)}.{quote(definition.resource.lower())}", fallback=fallback)
+    table = f"{dialect.ident(schema)}.{dialect.ident(definition.resource.lower())}"
+    sql = compile_sql(definition, dialect, table, fallback=fallback)
     if dialect.name == "postgres":
         wh.execute_native(_PG_RAISE)
     log.debug("view SQL:\n%s", sql)
@@ -98,7 +99,7 @@ def materialize_view(
     parts = target.split(".")
     if len(parts) > 2 or not all(parts):
         raise ConfigError(f"{target!r} is not a table name", hint="use name or schema.name")
-    qualified = ".".join(quote(p) for p in parts)
+    qualified = ".".join(_dialect(wh).ident(p) for p in parts)
     with wh.transaction():
         if len(parts) == 2:
             wh.create_schema(parts[0])
