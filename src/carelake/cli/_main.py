@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from carelake.cli import _cohort, _fhir, _omop, _quality
+from carelake.cli import _cohort, _fhir, _omop, _quality, _synth
 from carelake.cli._state import state
 
 __all__ = ["app", "main"]
@@ -50,6 +50,7 @@ _omop.register(app, _load_app)
 _fhir.register(app, _load_app)
 _cohort.register(app)
 _quality.register(app)
+_synth.register(app)
 
 
 def print_json(data: Any) -> None:
