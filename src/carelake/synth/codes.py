@@ -1,14 +1,15 @@
 """The codes the simulator writes: real SNOMED, LOINC, RxNorm and ICD-10-CM codes with their OMOP concept ids.
 
 Concept ids come from the bundled Synthea27Nj vocabulary; the few it lacks (marked `athena`) are Athena's ids for the
-same codes. `vocabulary/` holds the CONCEPT and CONCEPT_RELATIONSHIP rows for exactly these codes, so output maps.
+same codes, and two wearable codes with no known concept get local ids (marked `local`, >= 2,000,000,000, vocabulary
+"Carelake"). `vocabulary/` holds the vocabulary rows for exactly these codes (built by `carelake.synth.vocab`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONDITIONS", "DRUGS", "MEASURES", "SYSTEMS", "VISITS", "Code"]
+__all__ = ["CONDITIONS", "DRUGS", "INGREDIENTS", "MEASURES", "PROCEDURES", "SYSTEMS", "VISITS", "Code"]
 
 SYSTEMS = {
     "SNOMED": "http://snomed.info/sct",
@@ -52,13 +53,15 @@ MEASURES: dict[str, Code] = {
     "hba1c": Code(
         "LOINC", "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", 3004410, unit="%", unit_concept_id=8554
     ),
+    # LOINC 33914-3 (concept 3030354) was deprecated in 2018 and maps to 77147-7 (athena: 46236952), the standard
+    # concept written to MEASUREMENT; the source value stays 33914-3. Unit: UCUM mL/min/(173.10*-2.m2), 720870.
     "egfr": Code(
         "LOINC",
         "33914-3",
         "Glomerular filtration rate/1.73 sq M.predicted by Creatinine-based formula (MDRD)",
-        3030354,
+        46236952,
         unit="mL/min/{1.73_m2}",
-        unit_concept_id=0,
+        unit_concept_id=720870,
     ),
     "sbp": Code("LOINC", "8480-6", "Systolic blood pressure", 3004249, unit="mm[Hg]", unit_concept_id=8876),
     "dbp": Code("LOINC", "8462-4", "Diastolic blood pressure", 3012888, unit="mm[Hg]", unit_concept_id=8876),
@@ -73,10 +76,13 @@ MEASURES: dict[str, Code] = {
         unit="{score}",
         domain="Observation",
     ),
-    # Wearable daily summaries; these LOINC codes are not in Synthea27Nj, so their concept is 0 (source kept).
-    "steps": Code("LOINC", "41950-7", "Number of steps in 24 hour Measured", 0, unit="/(24.h)"),
-    "rhr": Code("LOINC", "40443-4", "Heart rate --resting", 0, unit="/min", unit_concept_id=8541),
-    "sleep": Code("LOINC", "93832-4", "Sleep duration", 0, unit="h", unit_concept_id=8505),
+    # Wearable daily summaries (LOINC source codes kept). Resting heart rate maps to the standard "Heart rate" concept;
+    # steps and sleep have no concept in the bundled vocabulary, so they get local concepts (docs/simulator.md).
+    "steps": Code(
+        "LOINC", "41950-7", "Number of steps in 24 hour Measured", 2000000001, unit="/(24.h)", unit_concept_id=44777556
+    ),
+    "rhr": Code("LOINC", "40443-4", "Heart rate --resting", 3027018, unit="/min", unit_concept_id=8541),
+    "sleep": Code("LOINC", "93832-4", "Sleep duration", 2000000002, unit="h", unit_concept_id=8505),
 }
 
 DRUGS: dict[str, Code] = {
@@ -89,6 +95,25 @@ DRUGS: dict[str, Code] = {
     "furosemide": Code("RxNorm", "313988", "furosemide 40 MG Oral Tablet", 957136, domain="Drug"),
     "carvedilol": Code("RxNorm", "200033", "carvedilol 25 MG Oral Tablet", 19022781, domain="Drug"),
     "sertraline": Code("RxNorm", "312938", "sertraline 100 MG Oral Tablet", 739207, domain="Drug"),
+}
+
+# RxNorm ingredient of each drug (drug eras are built on ingredients; athena ids, lisinopril's from Synthea27Nj).
+INGREDIENTS: dict[str, Code] = {
+    "metformin": Code("RxNorm", "6809", "metformin", 1503297, domain="Drug"),
+    "canagliflozin": Code("RxNorm", "1373458", "canagliflozin", 43526465, domain="Drug"),
+    "lisinopril": Code("RxNorm", "29046", "lisinopril", 1308216, domain="Drug"),
+    "hctz": Code("RxNorm", "5487", "hydrochlorothiazide", 974166, domain="Drug"),
+    "furosemide": Code("RxNorm", "4603", "furosemide", 956874, domain="Drug"),
+    "carvedilol": Code("RxNorm", "20352", "carvedilol", 1346823, domain="Drug"),
+    "sertraline": Code("RxNorm", "36437", "sertraline", 739138, domain="Drug"),
+}
+
+# SNOMED procedures (concept ids from Synthea27Nj).
+PROCEDURES: dict[str, Code] = {
+    "dialysis": Code("SNOMED", "302497006", "Hemodialysis", 4120120, domain="Procedure"),
+    "echo": Code("SNOMED", "40701008", "Echocardiography", 4230911, domain="Procedure"),
+    "xray": Code("SNOMED", "399208008", "Plain chest X-ray", 4163872, domain="Procedure"),
+    "ecg": Code("SNOMED", "29303009", "Electrocardiographic procedure", 4163951, domain="Procedure"),
 }
 
 # visit kind → (OMOP visit concept, FHIR Encounter.class code)

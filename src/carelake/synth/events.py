@@ -1,4 +1,4 @@
-"""Turn a chunk's State into event arrays: visits, conditions, measurements (and survey scores), drugs.
+"""Turn a chunk's State into event arrays: visits, conditions, measurements (and survey scores), drugs, procedures.
 
 Records refer to persons by their index in the chunk and to visits by their index in `Events.visit_*`; the writers
 turn both into ids. Codes are indexes into the key lists below.
@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from carelake.synth.codes import CONDITIONS, DRUGS, MEASURES
+from carelake.synth.codes import CONDITIONS, DRUGS, MEASURES, PROCEDURES
 from carelake.synth.model import INDEX, YEARS, State
 
-__all__ = ["COND_KEYS", "DRUG_KEYS", "MEAS_KEYS", "Events", "make_events"]
+__all__ = ["COND_KEYS", "DRUG_KEYS", "MEAS_KEYS", "PROC_KEYS", "Events", "make_events"]
 
 I = NDArray[np.int64]  # noqa: E741
 F = NDArray[np.float64]
@@ -24,10 +24,12 @@ B = NDArray[np.bool_]
 COND_KEYS = list(CONDITIONS)
 MEAS_KEYS = list(MEASURES)
 DRUG_KEYS = list(DRUGS)
+PROC_KEYS = list(PROCEDURES)
 WEARABLE_DAYS = 30
 _C = {k: i for i, k in enumerate(COND_KEYS)}
 _M = {k: i for i, k in enumerate(MEAS_KEYS)}
 _D = {k: i for i, k in enumerate(DRUG_KEYS)}
+_P = {k: i for i, k in enumerate(PROC_KEYS)}
 
 
 @dataclass
@@ -51,6 +53,10 @@ class Events:
     drug_key: I
     drug_date: I
     drug_visit: I
+    proc_person: I
+    proc_key: I
+    proc_date: I
+    proc_visit: I
 
 
 class _Acc:
@@ -154,14 +160,24 @@ def make_events(rng: np.random.Generator, s: State) -> Events:
     annual = slot >= 0
     av_person, av_date, av_slot, av_id = v_person[annual], v_start[annual], slot[annual], vid[annual]
 
-    cond, meas, drug = _Acc(), _Acc(), _Acc()
+    cond, meas, drug, proc = _Acc(), _Acc(), _Acc(), _Acc()
     has_reason = reason >= 0
     cond.add(v_person[has_reason], reason[has_reason], v_start[has_reason], vid[has_reason])
+    # Procedures follow the visit's reason (no random draws, so the other events do not change): a chest X-ray for
+    # pneumonia and acute bronchitis, an ECG at every admission, an echocardiogram at heart-failure admissions.
+    for key, sel in (
+        ("xray", (reason == _C["pneumonia"]) | (reason == _C["bronchitis"])),
+        ("ecg", v_kind == 2),
+        ("echo", reason == _C["hf"]),
+    ):
+        proc.add(v_person[sel], _P[key], v_start[sel], vid[sel])
 
     # Chronic conditions present at the index date: recorded when first seen (onset, or start of observation).
     for key, has, onset in (("t2d", s.t2d, s.t2d_onset), ("htn", s.htn, s.htn_onset), ("hf", s.hf, s.hf_onset)):
         p = np.nonzero(has)[0]
         cond.add(p, _C[key], np.maximum(onset[p], s.obs_start[p]))
+        if key == "hf":  # the echocardiogram that recorded the heart failure
+            proc.add(p, _P["echo"], np.maximum(onset[p], s.obs_start[p]))
     # Incident diabetes and hypertension after the index date (constant hazards by age).
     adult = s.age >= 18
     inc: dict[str, tuple[B, I]] = {}
@@ -210,6 +226,9 @@ def make_events(rng: np.random.Generator, s: State) -> Events:
         hit = np.nonzero(renal & (latent < bound))[0]
         first = hit[np.unique(p[hit], return_index=True)[1]]
         cond.add(p[first], _C[key], d[first], v[first])
+    # Hemodialysis recorded at every check-up from end-stage renal disease on (the latent eGFR only falls).
+    on_dialysis = renal & (latent < 15.0)
+    proc.add(p[on_dialysis], _P["dialysis"], d[on_dialysis], v[on_dialysis])
 
     # Young people: PHQ-9 and GAD-7 at check-ups; a score of 10 or more is diagnosed, half then start sertraline.
     yk = s.young[p]
@@ -266,4 +285,7 @@ def make_events(rng: np.random.Generator, s: State) -> Events:
     cp, ck, cd, cv, _ = cond.done()
     mp, mk, md, mv, mval = meas.done()
     dp, dk, dd, dv, _ = drug.done()
-    return Events(v_person, v_kind, v_start, v_end, cp, ck, cd, cv, mp, mk, md, mval, mv, dp, dk, dd, dv)
+    pp, pk, pd, pv, _ = proc.done()
+    return Events(
+        v_person, v_kind, v_start, v_end, cp, ck, cd, cv, mp, mk, md, mval, mv, dp, dk, dd, dv, pp, pk, pd, pv
+    )

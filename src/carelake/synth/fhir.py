@@ -11,15 +11,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from carelake.synth.codes import CONDITIONS, DRUGS, MEASURES, SYSTEMS, VISITS
-from carelake.synth.events import COND_KEYS, DRUG_KEYS, MEAS_KEYS, Events
+from carelake.synth.codes import CONDITIONS, DRUGS, MEASURES, PROCEDURES, SYSTEMS, VISITS
+from carelake.synth.events import COND_KEYS, DRUG_KEYS, MEAS_KEYS, PROC_KEYS, Events
 from carelake.synth.model import State
 from carelake.synth.omop import Ids
 from carelake.synth.output import join, strings
 
 __all__ = ["RESOURCE_TYPES", "fhir_lines"]
 
-RESOURCE_TYPES = ("Patient", "Encounter", "Condition", "Observation", "MedicationRequest")
+RESOURCE_TYPES = ("Patient", "Encounter", "Condition", "Observation", "MedicationRequest", "Procedure")
 I64 = NDArray[np.int64]
 _CORE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-"
 _OMB = "urn:oid:2.16.840.1.113883.6.238"
@@ -170,5 +170,21 @@ def fhir_lines(s: State, ev: Events, pid: I64, ids: Ids) -> dict[str, pa.Array]:
         _d(ev.drug_date),
         '","dispenseRequest":{"expectedSupplyDuration":{"value":90,"unit":"days",'
         '"system":"http://unitsofmeasure.org","code":"d"}}}',
+    )
+    pcodes = [
+        f'{{"coding":[{_coding("SNOMED", c.code, c.display)}],"text":"{c.display}"}}'
+        for c in (PROCEDURES[k] for k in PROC_KEYS)
+    ]
+    has_visit = ev.proc_visit >= 0
+    out["Procedure"] = join(
+        '{"resourceType":"Procedure","id":"r',
+        _s(ids.chunk["procedure"]),
+        '","status":"completed","code":',
+        strings(pcodes, ev.proc_key),
+        _ref("subject", "Patient", pid[ev.proc_person]),
+        _ref("encounter", "Encounter", vid[np.maximum(ev.proc_visit, 0)] if len(vid) else ev.proc_visit, has_visit),
+        ',"performedDateTime":"',
+        _d(ev.proc_date),
+        '"}',
     )
     return out

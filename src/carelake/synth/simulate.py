@@ -18,6 +18,7 @@ from carelake.synth.fhir import RESOURCE_TYPES, fhir_lines
 from carelake.synth.model import INDEX, LOOKBACK, State, ckd4_risk, simulate_state, survival
 from carelake.synth.omop import COLUMNS, Ids, omop_tables
 from carelake.synth.output import CsvGz, Ndjson
+from carelake.synth.vocab import FILES as VOCABULARY_FILES
 
 __all__ = ["CHUNK", "Format", "SynthReport", "simulate_chunk", "synthesize", "truth_table"]
 
@@ -133,7 +134,7 @@ def synthesize(persons: int, seed: int, out: Path, fmt: Format = "omop", *, chun
     if fmt in ("omop", "both"):
         (out / "omop").mkdir(exist_ok=True)
         csvs = {name: CsvGz(out / "omop" / f"{name}.csv.gz", cols) for name, cols in COLUMNS.items()}
-        for name in ("CONCEPT", "CONCEPT_RELATIONSHIP"):
+        for name in VOCABULARY_FILES:
             shutil.copyfile(VOCABULARY / f"{name}.csv.gz", out / "omop" / f"{name}.csv.gz")
     if fmt in ("fhir", "both"):
         (out / "fhir").mkdir(exist_ok=True)
