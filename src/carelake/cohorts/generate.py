@@ -16,7 +16,6 @@ from carelake.cohorts.errors import CohortDefinitionError
 from carelake.cohorts.model import CohortExpression
 from carelake.cohorts.parse import parse_expression
 from carelake.cohorts.results import ensure_results_tables
-from carelake.errors import ConfigError
 from carelake.warehouse import CANONICAL_DIALECT, Warehouse, quote
 
 __all__ = ["CohortResult", "GenerationReport", "RuleStats", "compile_cohort", "generate"]
@@ -112,11 +111,6 @@ def generate(
     Every definition is parsed before anything runs, so a typo in the tenth fails fast. Each cohort commits on its
     own; with `stop_on_error=False` a failing cohort is rolled back and reported, and the others still run.
     """
-    if wh.dialect == "spark":
-        raise ConfigError(
-            "cohort generation needs temporary tables, which the Spark backend does not offer yet",
-            hint="generate cohorts on DuckDB or PostgreSQL, or use compile_cohort(..., dialect='spark') for the SQL",
-        )
     report = GenerationReport()
     parsed: dict[int, CohortExpression] = {}
     for cohort_id, definition in definitions.items():

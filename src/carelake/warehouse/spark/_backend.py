@@ -4,6 +4,18 @@ Spark has no transactions and Delta Lake's jars cannot be fetched offline, so ev
 files under the warehouse root (`<root>/<schema>/<table>/`), described by a sidecar `_carelake_table.json`
 that lets a new process re-register it. Writes inside a transaction go to `<root>/.staging/<id>/`; commit swaps
 each staged folder in with directory renames (atomic on one file system), rollback deletes the staging folder.
+
+Canonical SQL that Spark's Parquet tables cannot run as such is handled here, from SQLGlot's parse of the
+statement (`_statements.py` classifies it):
+
+- `CREATE TEMPORARY TABLE` (with columns, or `AS SELECT`), `INSERT INTO`, `DELETE FROM` and `DROP TABLE` on
+  such a table: a scratch Parquet folder under `<root>/.scratch/<id>/` (skipped when tables are re-registered),
+  read through a temporary view of the same name; removed with the table and on `close()`.
+  Like a temporary table elsewhere, it outlives a rolled-back transaction only until it is dropped.
+- `INSERT INTO` and `DELETE FROM` on a warehouse table: the result is staged like a `write_table` (append, or the
+  surviving rows as a replacement) and swapped in at commit; outside a transaction each statement is its own.
+- While a transaction has staged writes, every statement reads a staged table through an overlay view
+  (`_cl_tx_<schema>_<table>`), so a transaction sees its own writes as it would on DuckDB or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,9 +32,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlglot
+from sqlglot import exp
 
 from carelake.errors import WarehouseError
-from carelake.warehouse._base import PrimaryKeyViolation, Warehouse, WriteMode, quote
+from carelake.warehouse._base import CANONICAL_DIALECT, PrimaryKeyViolation, Warehouse, WriteMode, quote
 from carelake.warehouse._types import TableSchema
 from carelake.warehouse._url import WarehouseURL
 
@@ -60,7 +74,7 @@ def _session(master: str) -> Any:
 @dataclass
 class _Staged:
     schema: str
-    table: TableSchema
+    name: str
     path: Path
     mode: WriteMode
 
@@ -81,6 +95,9 @@ class SparkWarehouse(Warehouse):
         self.spark = _session(url.options.get("master", "local[2]"))
         self._staged: dict[str, _Staged] = {}
         self._tx: Path | None = None
+        # Temporary tables: name (lower case) -> (scratch Parquet folder, Spark schema), read through a temp view.
+        self._scratch = self.root / ".scratch" / uuid.uuid4().hex
+        self._temp: dict[str, tuple[Path, Any]] = {}
         self._register_existing()
 
     # -- catalog -----------------------------------------------------------------------------------
@@ -138,6 +155,190 @@ class SparkWarehouse(Warehouse):
         except Exception as e:
             raise WarehouseError(f"Spark: {_first_line(e)}") from e
 
+    # -- canonical SQL: temporary tables, DML on Parquet tables, reads of staged tables ---------------
+    def sql(self, query: str) -> str:
+        """Canonical SQL for Spark; inside a transaction with staged writes, staged tables read their overlay."""
+        if not self._staged:
+            return super().sql(query)
+        return ";\n".join(self._render(t) for t in sqlglot.parse(query, read=CANONICAL_DIALECT) if t is not None)
+
+    def execute(self, query: str) -> None:
+        tree = _parse_single(query)
+        if tree is None:
+            super().execute(query)
+            return
+        try:
+            handled = self._run_special(tree)
+        except WarehouseError:
+            raise
+        except Exception as e:
+            raise WarehouseError(f"Spark: {_first_line(e)}") from e
+        if not handled:
+            super().execute(query)
+
+    def _render(self, tree: exp.Expr) -> str:
+        """An expression as Spark SQL, with tables staged in this transaction replaced by their overlay views."""
+        if self._staged:
+            tree = tree.copy()
+            for table in list(tree.find_all(exp.Table)):
+                key = f"{table.db}.{table.name}".lower()
+                if table.db and key in self._staged_keys():
+                    alias = table.alias or table.name
+                    table.replace(exp.alias_(exp.to_table(_overlay_name(key)), alias, table=True))
+        return tree.sql(dialect=self.dialect)
+
+    def _staged_keys(self) -> dict[str, str]:
+        return {k.lower(): k for k in self._staged}
+
+    def _run_special(self, tree: exp.Expr) -> bool:
+        """Run the statements Spark's Parquet tables cannot; False for everything else."""
+        if isinstance(tree, exp.Create) and tree.args.get("kind") == "TABLE" and _is_temporary(tree):
+            target = tree.this
+            name = (target.this if isinstance(target, exp.Schema) else target).name
+            if isinstance(tree.expression, exp.Query):
+                df = self.spark.sql(self._render(tree.expression))
+            elif isinstance(target, exp.Schema):
+                ddl = ", ".join(
+                    f"`{c.name}` {c.args['kind'].sql(dialect=self.dialect)}"
+                    for c in target.expressions
+                    if isinstance(c, exp.ColumnDef)
+                )
+                df = self.spark.createDataFrame([], schema=ddl)
+            else:
+                return False
+            if name.lower() in self._temp:
+                if tree.args.get("exists"):
+                    return True
+                raise WarehouseError(f"temporary table {name} already exists")
+            self._write_temp(name.lower(), df)
+            return True
+        if isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Query | exp.Values):
+            target = tree.this
+            table = target.this if isinstance(target, exp.Schema) else target
+            if not isinstance(table, exp.Table):
+                return False
+            columns = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
+            source = self.spark.sql(self._render(tree.expression))
+            return self._insert(table, columns, source)
+        if isinstance(tree, exp.Delete) and isinstance(tree.this, exp.Table):
+            where = tree.args.get("where")
+            cond = self._render(where.this) if isinstance(where, exp.Where) else "TRUE"
+            return self._delete(tree.this, cond)
+        if isinstance(tree, exp.Drop) and tree.args.get("kind") == "TABLE":
+            tables = tree.args.get("tables") or [tree.this]
+            if not all(isinstance(t, exp.Table) and not t.db and t.name.lower() in self._temp for t in tables):
+                return False
+            for t in tables:
+                self._drop_temp(t.name.lower())
+            return True
+        return False
+
+    def _target(self, table: exp.Table) -> tuple[str, str | None, Any] | None:
+        """(name, schema or None for a temporary table, Spark schema) of a table written by SQL; None: not ours."""
+        if not table.db:
+            key = table.name.lower()
+            return (key, None, self._temp[key][1]) if key in self._temp else None
+        schema, name = table.db, table.name.lower()
+        if not (self.root / schema / name / _SIDECAR).exists():
+            return None
+        return name, schema, self.spark.table(f"`{schema}`.`{name}`").schema
+
+    def _insert(self, table: exp.Table, columns: list[str] | None, source: Any) -> bool:
+        target = self._target(table)
+        if target is None:
+            return False
+        name, schema, struct = target
+        from pyspark.sql import functions as sf
+
+        names = columns if columns is not None else struct.fieldNames()
+        source = source.toDF(*names)
+        given = {n.lower(): n for n in names}
+        rows = source.select(
+            *[
+                (sf.col(f"`{given[f.name.lower()]}`") if f.name.lower() in given else sf.lit(None))
+                .cast(f.dataType)
+                .alias(f.name)
+                for f in struct.fields
+            ]
+        )
+        if schema is None:
+            self._write_temp(name, rows, append=True)
+        else:
+            self._stage(schema, name, rows, "append")
+        return True
+
+    def _delete(self, table: exp.Table, cond: str) -> bool:
+        target = self._target(table)
+        if target is None:
+            return False
+        name, schema, _ = target
+        alias = table.alias or table.name
+        if schema is None:
+            keep = self.spark.sql(f"SELECT * FROM `{name}` AS `{alias}` WHERE NOT COALESCE({cond}, FALSE)")
+            self._write_temp(name, keep)
+        else:
+            key = f"{schema}.{name}".lower()
+            current = _overlay_name(key) if key in self._staged_keys() else f"`{schema}`.`{name}`"
+            keep = self.spark.sql(f"SELECT * FROM {current} AS `{alias}` WHERE NOT COALESCE({cond}, FALSE)")
+            self._stage(schema, name, keep, "replace")
+        return True
+
+    def _stage(self, schema: str, name: str, rows: Any, mode: WriteMode) -> None:
+        """Stage rows written by SQL like `write_table` does: an append, or the table's new contents."""
+        with self.transaction():
+            assert self._tx is not None
+            known = self._staged_keys()
+            key = known.get(f"{schema}.{name}".lower(), f"{schema}.{name}")
+            folder = self._tx / f"{key}.{uuid.uuid4().hex[:8]}.sql"
+            rows.write.parquet(str(folder))
+            staged = self._staged.get(key)
+            if mode == "replace" or staged is None:
+                self._staged[key] = _Staged(schema, name, folder, mode)
+            else:
+                for part in folder.glob("*.parquet"):
+                    part.replace(staged.path / f"part-{uuid.uuid4().hex}.parquet")
+            self._overlay(key)
+
+    def _overlay(self, key: str) -> None:
+        """The view through which this transaction reads a table it has written."""
+        staged = self._staged[key]
+        live = self.spark.table(f"`{staged.schema}`.`{staged.name}`")
+        rows = self.spark.read.schema(live.schema).parquet(str(staged.path))
+        if staged.mode == "append":
+            rows = live.unionByName(rows)
+        rows.createOrReplaceTempView(_overlay_name(key))
+
+    def _drop_overlays(self) -> None:
+        for key in self._staged:
+            self.spark.catalog.dropTempView(_overlay_name(key))
+
+    # -- temporary tables: scratch Parquet behind temporary views -----------------------------------
+    # Not cached DataFrames: Spark's cache matching on the ever longer plans costs more than the queries, and a
+    # local checkpoint fails on self-joins (`key not found: person_id#..`) in Spark 4.0.
+    def _write_temp(self, name: str, rows: Any, *, append: bool = False) -> None:
+        """(Re)define temporary table `name` as `rows`, or add `rows` to it, as Parquet under the scratch folder."""
+        old = self._temp.get(name)
+        if append and old is not None:
+            rows.write.mode("append").parquet(str(old[0]))
+            folder = old[0]
+        else:
+            folder = self._scratch / f"{name}.{uuid.uuid4().hex[:8]}"
+            rows.write.parquet(str(folder))
+            self._temp[name] = (folder, rows.schema)
+            if old is not None:
+                shutil.rmtree(old[0], ignore_errors=True)
+        self.spark.read.schema(self._temp[name][1]).parquet(str(folder)).createOrReplaceTempView(name)
+
+    def _drop_temp(self, name: str) -> None:
+        folder, _ = self._temp.pop(name)
+        self.spark.catalog.dropTempView(name)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        for name in list(self._temp):
+            self._drop_temp(name)
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
     # -- transactions: stage, then swap --------------------------------------------------------------
     def _begin(self) -> None:
         self._tx = self.root / ".staging" / uuid.uuid4().hex
@@ -149,7 +350,7 @@ class SparkWarehouse(Warehouse):
         trash = self._tx / "_old"
         trash.mkdir()
         for key, staged in self._staged.items():
-            live = self.root / staged.schema / staged.table.name
+            live = self.root / staged.schema / staged.name
             sidecar = (live / _SIDECAR).read_text()
             if staged.mode == "append":
                 for part in sorted(staged.path.glob("*.parquet")):
@@ -158,11 +359,13 @@ class SparkWarehouse(Warehouse):
                 (staged.path / _SIDECAR).write_text(sidecar)
                 live.replace(trash / key)
                 staged.path.replace(live)
-            self._execute(f"REFRESH TABLE `{staged.schema}`.`{staged.table.name}`")
+            self._execute(f"REFRESH TABLE `{staged.schema}`.`{staged.name}`")
+        self._drop_overlays()
         shutil.rmtree(self._tx, ignore_errors=True)
         self._tx, self._staged = None, {}
 
     def _rollback(self) -> None:
+        self._drop_overlays()
         if self._tx is not None:
             shutil.rmtree(self._tx, ignore_errors=True)
         self._tx, self._staged = None, {}
@@ -191,7 +394,7 @@ class SparkWarehouse(Warehouse):
             new = f"parquet.`{incoming}`"
             if mode == "replace":
                 self._check_unique(table, new)
-                self._staged[key] = _Staged(schema, table, incoming, "replace")
+                self._staged[key] = _Staged(schema, table.name, incoming, "replace")
             elif mode == "upsert" and table.row_key and self._count(schema, table.name, staged) > 0:
                 merged = self._tx / f"{key}.{uuid.uuid4().hex[:8]}.merged"
                 keys = " AND ".join(f"o.`{k}` = n.`{k}`" for k in table.row_key)
@@ -199,14 +402,15 @@ class SparkWarehouse(Warehouse):
                     f"SELECT o.* FROM {current} o LEFT ANTI JOIN {new} n ON {keys} UNION ALL SELECT * FROM {new}"
                 ).write.parquet(str(merged))
                 self._check_unique(table, f"parquet.`{merged}`")
-                self._staged[key] = _Staged(schema, table, merged, "replace")
+                self._staged[key] = _Staged(schema, table.name, merged, "replace")
             else:
                 self._check_unique(table, f"(SELECT * FROM {current} UNION ALL SELECT * FROM {new})")
                 if staged is None:
-                    self._staged[key] = _Staged(schema, table, incoming, "append")
+                    self._staged[key] = _Staged(schema, table.name, incoming, "append")
                 else:
                     for part in incoming.glob("*.parquet"):
                         part.replace(staged.path / f"part-{uuid.uuid4().hex}.parquet")
+            self._overlay(key)
             return written
 
     def _current(self, schema: str, table: str, staged: _Staged | None) -> str:
@@ -255,6 +459,24 @@ def _write_parquet(folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordB
         if writer is not None:
             writer.close()
     return written
+
+
+def _parse_single(query: str) -> exp.Expr | None:
+    """The one statement in canonical `query`, or None (several statements, or SQLGlot cannot parse it)."""
+    try:
+        trees = [t for t in sqlglot.parse(query, read=CANONICAL_DIALECT) if t is not None]
+    except sqlglot.errors.SqlglotError:
+        return None
+    return trees[0] if len(trees) == 1 else None
+
+
+def _is_temporary(tree: exp.Create) -> bool:
+    props = tree.args.get("properties")
+    return props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
+
+
+def _overlay_name(key: str) -> str:
+    return "_cl_tx_" + "".join(ch if ch.isalnum() else "_" for ch in key.lower())
 
 
 def _first_line(e: Exception) -> str:
