@@ -1,4 +1,4 @@
-"""Cohort tests run on DuckDB and PostgreSQL (the Spark backend has no temporary tables for the cohort SQL)."""
+"""Cohort tests run on DuckDB and PostgreSQL; Spark parity for cohorts lives in tests/spark (one slow Spark load)."""
 
 from __future__ import annotations
 
