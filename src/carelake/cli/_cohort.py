@@ -8,25 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from carelake.cli._state import JSON_OPTION as _JSON
 from carelake.cli._state import open_warehouse
+from carelake.cli._state import out as _out
+from carelake.cli._state import print_json as _print_json
 from carelake.errors import UserError
 
 if TYPE_CHECKING:
     from carelake.cohorts import GenerationReport
 
 __all__ = ["cohort_ids", "register"]
-
-_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _print_json(data: object) -> None:
-    from carelake.cli._main import print_json
-
-    print_json(data)
 
 
 def cohort_ids(files: list[Path], ids: list[int] | None) -> dict[int, Path]:

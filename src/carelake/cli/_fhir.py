@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from carelake.cli._state import JSON_OPTION as _JSON
 from carelake.cli._state import open_warehouse, state, warehouse_url
+from carelake.cli._state import out as _out
 
 if TYPE_CHECKING:
     from carelake.fhir.store import StageReport
@@ -18,17 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-
 
 class Format(StrEnum):
     csv = "csv"
     parquet = "parquet"
     ndjson = "ndjson"
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
 
 
 def _view_warehouse(has_input: bool) -> str:
@@ -42,7 +38,7 @@ def _view_warehouse(has_input: bool) -> str:
 
 def _print_stage(report: StageReport, as_json: bool, limit: int = 20) -> None:
     if as_json:
-        from carelake.cli._main import print_json
+        from carelake.cli._state import print_json
 
         print_json(report.to_dict())
         return
@@ -73,7 +69,7 @@ def _print_stage(report: StageReport, as_json: bool, limit: int = 20) -> None:
 
 def _print_harmonized(stage: StageReport, omop: HarmonizeReport, as_json: bool) -> None:
     if as_json:
-        from carelake.cli._main import print_json
+        from carelake.cli._state import print_json
 
         print_json({"staging": stage.to_dict(), "omop": omop.to_dict()})
         return
@@ -139,7 +135,7 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
         with open_warehouse() as wh:
             omop = load_synthea_csv(wh, directory)
         if as_json:
-            from carelake.cli._main import print_json
+            from carelake.cli._state import print_json
 
             print_json(omop.to_dict())
             return

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from typing import Any
 
 import typer
 
@@ -51,10 +49,6 @@ _fhir.register(app, _load_app)
 _cohort.register(app)
 _quality.register(app)
 _synth.register(app)
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def main() -> None:

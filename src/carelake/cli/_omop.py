@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -10,7 +9,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from carelake.cli._state import JSON_OPTION as _JSON
 from carelake.cli._state import open_warehouse, progress_bar, warehouse_url
+from carelake.cli._state import out as _out
+from carelake.cli._state import print_json as _print_json
 
 if TYPE_CHECKING:
     from carelake.omop.info import WarehouseInfo
@@ -40,17 +42,6 @@ _ON_ERROR = typer.Option(
     help="fail: stop at the first bad row, load nothing; skip: set bad rows aside.",
 )
 _REJECTS = typer.Option(Path("carelake-rejects.csv"), "--rejects", help="Where --on-error skip writes bad rows.")
-_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _print_json(data: object) -> None:
-    from carelake.cli._main import print_json
-
-    print_json(data)
 
 
 def _print_load(report: LoadReport, as_json: bool) -> None:

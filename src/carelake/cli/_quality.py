@@ -7,11 +7,10 @@ from pathlib import Path
 
 import typer
 
+from carelake.cli._state import JSON_OPTION as _JSON
 from carelake.cli._state import open_warehouse
 
 __all__ = ["register"]
-
-_JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +33,7 @@ def register(app: typer.Typer) -> None:
         with open_warehouse() as wh:
             report = run_quality(wh, out, min_cell_count=min_cell_count)
         if as_json:
-            from carelake.cli._main import print_json
+            from carelake.cli._state import print_json
 
             print_json(report.to_dict())
             return

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import typer
 
 if TYPE_CHECKING:
     from carelake.omop.loader import Progress
     from carelake.warehouse import Warehouse
 
-__all__ = ["open_warehouse", "progress_bar", "state"]
+__all__ = ["JSON_OPTION", "open_warehouse", "out", "print_json", "progress_bar", "state"]
+
+# Every verb that computes figures takes --json; data goes to stdout, progress and errors to stderr.
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 @dataclass

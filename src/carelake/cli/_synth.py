@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
             raise UserError("--chunk must be at least 1")
         report = synthesize(persons, seed, out, fmt.value, chunk=chunk)
         if as_json:
-            from carelake.cli._main import print_json
+            from carelake.cli._state import print_json
 
             print_json(report.to_dict())
             return
