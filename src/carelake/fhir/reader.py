@@ -23,7 +23,7 @@ from carelake.fhir.validate import check_resource
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Parsed", "Rejection", "SkippedFile", "discover", "read_file"]
+__all__ = ["Parsed", "Rejection", "SkippedFile", "discover", "parse_line", "read_file"]
 
 _NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 _JSON_SUFFIXES = (".json", ".json.gz")
@@ -191,14 +191,18 @@ def _read_ndjson(path: Path) -> Iterator[Parsed | Rejection]:
             if not text:
                 continue
             seen_any = True
-            try:
-                doc = json.loads(text)
-            except ValueError as e:
-                yield Rejection(file, number, None, f"malformed JSON: {e}")
-                continue
-            yield _resource(doc, text, file, number, None, None)
+            yield parse_line(text, file, number)
     if not seen_any:
         yield Rejection(file, None, None, "empty file")
+
+
+def parse_line(text: str, file: str, number: int) -> Parsed | Rejection:
+    """One NDJSON line (already stripped): the resource, or why it is rejected."""
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        return Rejection(file, number, None, f"malformed JSON: {e}")
+    return _resource(doc, text, file, number, None, None)
 
 
 def _read_document(path: Path) -> Iterator[Parsed | Rejection]:

@@ -8,6 +8,7 @@ counted, never dropped.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -68,6 +69,46 @@ class ReferenceIndex:
                 complete = False
         return complete
 
+    def add_identifiers(self, resource_type: str, rid: str, identifiers: Any) -> None:
+        """`add` for a resource known only by its identifier list (the NDJSON fast path never parses the rest)."""
+        self.add(resource_type, rid, {"identifier": identifiers}, None)
+
+    def resolve_text(self, text: str, *, final: bool) -> str | bool | None:
+        """`resolve` on a resource's JSON text, without parsing it: the rewritten text, or None when a target is not
+        known yet (and not `final`), or False when a pending reference is spelled in a way only a parse can handle
+        (escapes inside the value): the caller then parses the resource and uses `resolve`.
+        """
+        pending = len(_PENDING_TEXT.findall(text))
+        seen = 0
+        missing = False
+        rewritten = 0
+        unresolved: Counter[str] = Counter()
+
+        def swap(m: re.Match[str]) -> str:
+            nonlocal seen, missing, rewritten
+            ref = m.group(2)
+            if not _pending(ref):
+                return m.group(0)
+            seen += 1
+            target = self.lookup(ref)
+            if target is None:
+                missing = True
+                unresolved[_kind(ref)] += 1
+                return m.group(0)
+            rewritten += 1
+            if '"' in target or "\\" in target:
+                target = json.dumps(target)[1:-1]
+            return m.group(1) + target + '"'
+
+        out = _REF_VALUE.sub(swap, text)
+        if seen < pending:
+            return False
+        if missing and not final:
+            return None
+        self.rewritten += rewritten
+        self.unresolved.update(unresolved)
+        return out
+
     def lookup(self, ref: str) -> str | None:
         if ref in self._urls:
             return self._urls[ref]
@@ -86,6 +127,8 @@ class ReferenceIndex:
 
 # A "reference" whose value is a urn, an absolute URL or has a query part; the JSON encoder may put spaces around ":".
 _PENDING_TEXT = re.compile(r'"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)')
+# A reference value without escapes, captured for rewriting in place.
+_REF_VALUE = re.compile(r'("reference"\s*:\s*")([^"\\]*)"')
 
 
 def _pending(ref: str) -> bool:

@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 
-from carelake.fhir.reader import Parsed, Rejection, SkippedFile, discover, read_file
+from carelake.fhir.ndjson import NdjsonScanner
+from carelake.fhir.reader import Parsed, Rejection, SkippedFile, discover, parse_line, read_file
 from carelake.fhir.references import ReferenceIndex
 from carelake.warehouse import Warehouse
 from carelake.warehouse._types import Column, TableSchema
@@ -93,20 +94,34 @@ class _Writer:
 
     def add(self, item: Parsed, changed: bool) -> None:
         text = item.text if item.text is not None and not changed else _dumps(item.resource)
-        buf = self.buffers.setdefault(item.resource_type, {})
-        buf[item.id] = (text, item.file, item.line, item.entry)
-        self.report.loaded[item.resource_type] += 1
+        self.add_text(item.resource_type, item.id, text, item.file, item.line, item.entry)
+
+    def add_text(self, rtype: str, rid: str, text: str, file: str, line: int | None, entry: int | None) -> None:
+        buf = self.buffers.setdefault(rtype, {})
+        buf[rid] = (text, file, line, entry)
+        self.report.loaded[rtype] += 1
         if len(buf) >= _FLUSH_ROWS:
-            self.flush(item.resource_type)
+            self.flush(rtype)
+
+    def add_arrow(self, rtype: str, rows: pa.Table, lines: int) -> None:
+        """Rows already in the raw store's layout (from the NDJSON scanner), after what is buffered for the type."""
+        self.flush(rtype)
+        self._create(rtype)
+        table = raw_table(rtype)
+        self.wh.write_table(self.schema, table, rows.cast(table.arrow_schema).to_batches(), mode="upsert")
+        self.report.loaded[rtype] += lines
+
+    def _create(self, rtype: str) -> None:
+        if rtype not in self.created:
+            self.wh.create_table(self.schema, raw_table(rtype))
+            self.created.add(rtype)
 
     def flush(self, resource_type: str) -> None:
         buf = self.buffers.pop(resource_type, None)
         if not buf:
             return
         table = raw_table(resource_type)
-        if resource_type not in self.created:
-            self.wh.create_table(self.schema, table)
-            self.created.add(resource_type)
+        self._create(resource_type)
         rows = list(buf.items())
         batch = pa.record_batch(
             [
@@ -125,64 +140,152 @@ class _Writer:
             self.flush(resource_type)
 
 
+class _Stager:
+    """Routes every item read to the store, the rejections or the spill file, and keeps the accounting."""
+
+    def __init__(
+        self, report: StageReport, writer: _Writer, spill: IO[str], progress: Callable[[int], None] | None
+    ) -> None:
+        self.report = report
+        self.index = ReferenceIndex()
+        self.writer = writer
+        self.spill = spill
+        self.spilled = 0
+        self.progress = progress
+
+    def document(self, entry: Path) -> None:
+        """A file read in Python: a bundle or single resource is indexed whole before its references are resolved."""
+        items = read_file(entry)
+        batch: Iterable[Parsed | Rejection] = list(items) if not _is_ndjson(entry) else items
+        if isinstance(batch, list):
+            for item in batch:
+                if isinstance(item, Parsed):
+                    self.index.add(item.resource_type, item.id, item.resource, item.full_url)
+        for item in batch:
+            self.take(item, indexed=isinstance(batch, list))
+
+    def take(self, item: Parsed | Rejection, *, indexed: bool) -> None:
+        if isinstance(item, Rejection):
+            _reject(self.report, item)
+            return
+        self.report.read[item.resource_type] += 1
+        if not indexed:
+            self.index.add(item.resource_type, item.id, item.resource, item.full_url)
+        if self.progress:
+            self.progress(1)
+        if not self.index.needs_rewrite(item.resource, item.text):
+            self.writer.add(item, changed=False)
+            return
+        if self.index.resolve(item.resource, final=False):
+            self.writer.add(item, changed=True)
+            return
+        # The target may be in a file not read yet: park it on disk, not in memory.
+        self.spill.write(json.dumps(["parsed", item.resource_type, item.id, item.resource, item.file, item.line,
+                                     item.entry, item.full_url]) + "\n")  # fmt: skip
+        self.spilled += 1
+
+    def ndjson(self, scanner: NdjsonScanner, entry: Path) -> None:
+        """An NDJSON file through the scanner: most lines go to the store as they are, never parsed in Python."""
+        file = str(entry)
+        lines = 0
+        for chunk in scanner.scan(entry):
+            lines += chunk.lines + len(chunk.unreadable)
+            for rtype, (rows, count) in chunk.fast.items():
+                self.report.read[rtype] += count
+                self.writer.add_arrow(rtype, rows, count)
+            # The rest in line order, as a line-by-line read would see it: identifiers index, references resolve.
+            events: list[tuple[int, int, Any]] = [(n, 0, (rt, rid, ids)) for n, rt, rid, ids in chunk.identifiers]
+            events += [(n, 1, (rt, rid, text)) for rt, rid, n, text in chunk.pending]
+            events += [(n, 2, text) for n, text in chunk.slow]
+            events.sort(key=lambda e: (e[0], e[1]))
+            for number, kind, payload in events:
+                if kind == 0:
+                    self.index.add_identifiers(*payload)
+                elif kind == 1:
+                    rtype, rid, text = payload
+                    self.report.read[rtype] += 1
+                    self._pending_text(rtype, rid, text, file, number)
+                else:
+                    self.take(parse_line(payload, file, number), indexed=False)
+            for number, reason in chunk.unreadable:
+                _reject(self.report, Rejection(file, number, None, reason))
+            if self.progress:
+                self.progress(sum(c for _, c in chunk.fast.values()) + len(chunk.pending))
+        if lines == 0:
+            _reject(self.report, Rejection(file, None, None, "empty file"))
+
+    def _pending_text(self, rtype: str, rid: str, text: str, file: str, number: int) -> None:
+        out = self.index.resolve_text(text, final=False)
+        if isinstance(out, str):
+            self.writer.add_text(rtype, rid, out, file, number, None)
+        elif out is None:
+            self.spill.write(json.dumps(["text", rtype, rid, text, file, number]) + "\n")
+            self.spilled += 1
+        else:
+            # A reference spelled with escapes: parse the resource and resolve it the ordinary way.
+            self.report.read[rtype] -= 1
+            self.take(parse_line(text, file, number), indexed=True)
+
+    def finish(self) -> None:
+        """Resolve what was parked against everything read; what still has no target is kept as written."""
+        if not self.spilled:
+            return
+        self.spill.seek(0)
+        for line in self.spill:
+            row = json.loads(line)
+            if row[0] == "text":
+                _, rtype, rid, text, file, number = row
+                out = self.index.resolve_text(text, final=True)
+                if isinstance(out, str):
+                    self.writer.add_text(rtype, rid, out, file, number, None)
+                    continue
+                item = parse_line(text, file, number)
+                assert isinstance(item, Parsed)
+                self.index.resolve(item.resource, final=True)
+                self.writer.add(item, changed=True)
+                continue
+            _, rtype, rid, resource, file, number, entry_no, full_url = row
+            self.index.resolve(resource, final=True)
+            self.writer.add(Parsed(rtype, rid, resource, None, file, number, entry_no, full_url), changed=True)
+
+
 def stage_fhir(
     wh: Warehouse,
     paths: Iterable[str | Path],
     *,
     schema: str | None = None,
     progress: Callable[[int], None] | None = None,
+    scanner: bool = True,
 ) -> StageReport:
     """Load FHIR files into the raw store (`schema`, default the warehouse's `fhir`); return the accounting.
 
     All or nothing at the warehouse level: a failure rolls everything back; a bad record is only set aside.
+    `scanner=False` reads NDJSON in Python too (same outcome, slower; kept to check the scanner against).
     """
     schema = schema or wh.fhir_schema
     report = StageReport()
-    index = ReferenceIndex()
     writer = _Writer(wh, report, schema)
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spill, wh.transaction():
-        wh.create_schema(schema)
-        spilled = 0
-        for entry in discover(paths):
-            if isinstance(entry, SkippedFile):
-                report.skipped_files.append(entry)
-                continue
-            report.files += 1
-            items = read_file(entry)
-            # A bundle's entries point at each other: index the whole document before resolving.
-            batch: Iterable[Parsed | Rejection] = list(items) if not _is_ndjson(entry) else items
-            if isinstance(batch, list):
-                for item in batch:
-                    if isinstance(item, Parsed):
-                        index.add(item.resource_type, item.id, item.resource, item.full_url)
-            for item in batch:
-                if isinstance(item, Rejection):
-                    _reject(report, item)
+    ndjson = NdjsonScanner() if scanner else None
+    try:
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spill, wh.transaction():
+            wh.create_schema(schema)
+            stager = _Stager(report, writer, spill, progress)
+            for entry in discover(paths):
+                if isinstance(entry, SkippedFile):
+                    report.skipped_files.append(entry)
                     continue
-                report.read[item.resource_type] += 1
-                if not isinstance(batch, list):
-                    index.add(item.resource_type, item.id, item.resource, item.full_url)
-                if progress:
-                    progress(1)
-                if not index.needs_rewrite(item.resource, item.text):
-                    writer.add(item, changed=False)
-                    continue
-                if index.resolve(item.resource, final=False):
-                    writer.add(item, changed=True)
-                    continue
-                # The target may be in a file not read yet: park it on disk, not in memory.
-                spill.write(json.dumps([item.resource_type, item.id, item.resource, item.file, item.line,
-                                        item.entry, item.full_url]) + "\n")  # fmt: skip
-                spilled += 1
-        if spilled:
-            spill.seek(0)
-            for line in spill:
-                rtype, rid, resource, file, number, entry_no, full_url = json.loads(line)
-                index.resolve(resource, final=True)
-                writer.add(Parsed(rtype, rid, resource, None, file, number, entry_no, full_url), changed=True)
-        writer.flush_all()
-    report.references_rewritten = index.rewritten
-    report.references_unresolved = dict(index.unresolved)
+                report.files += 1
+                if ndjson is not None and _is_ndjson(entry):
+                    stager.ndjson(ndjson, entry)
+                else:
+                    stager.document(entry)
+            stager.finish()
+            writer.flush_all()
+    finally:
+        if ndjson is not None:
+            ndjson.close()
+    report.references_rewritten = stager.index.rewritten
+    report.references_unresolved = dict(stager.index.unresolved)
     log.info("staged %d resources from %d files", report.total_read, report.files)
     return report
 

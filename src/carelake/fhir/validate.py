@@ -13,7 +13,7 @@ from typing import Any
 
 from carelake.fhir.model import PRIMITIVE_TYPES, r4
 
-__all__ = ["check_resource"]
+__all__ = ["check_resource", "shape_fits"]
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "boolean": (bool,), "number": (int, float)}
 # (is a list, allowed Python types for a primitive or None, complex type name or None, FHIR type)
@@ -104,3 +104,57 @@ def _kind(value: Any) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+# DuckDB's json_structure names a JSON value's type with these tags; arrays merge their items' structures.
+_SHAPE_TAGS: dict[type, frozenset[str]] = {
+    str: frozenset({"VARCHAR"}),
+    bool: frozenset({"BOOLEAN"}),
+    int: frozenset({"UBIGINT", "BIGINT", "HUGEINT", "DOUBLE"}),
+}
+
+
+def shape_fits(shape: Any, resource_type: str) -> bool:
+    """True when every resource with this merged JSON structure passes `check_resource`.
+
+    `shape` is DuckDB's `json_structure` of a resource, parsed: objects as dicts, an array as a one-item list holding
+    its items' merged structure, scalars as type tags ("VARCHAR", "UBIGINT", "NULL", "JSON" when items conflict).
+    A structure answers for all the resources that share it, so a whole export is checked by a few hundred
+    structures instead of resource by resource. False means "cannot vouch": the resource is checked in full, which
+    names the problem if there is one. A null item in a list of objects merges away, so the caller sends resources
+    with a null list item down the full check too.
+    """
+    return _shape_ok(shape, resource_type, 0)
+
+
+def _shape_ok(shape: Any, type_name: str, depth: int) -> bool:
+    if depth > 64 or type(shape) is not dict:
+        return False
+    rules = _rules(type_name)
+    if not rules:
+        return True
+    for key, sub in shape.items():
+        rule = rules.get(key)
+        if rule is None:
+            continue
+        array, prim, ctype, _ = rule
+        if array:
+            if type(sub) is not list or len(sub) != 1:
+                return False
+            item, empty_ok = sub[0], True
+        else:
+            if type(sub) is list:
+                return False
+            item, empty_ok = sub, False
+        if prim is not None:
+            if item != "NULL" and (type(item) is not str or item not in _SHAPE_TAGS[prim[0]]):
+                return False
+        elif ctype == "Resource":
+            return False
+        elif item == "NULL":
+            # In a list: the list is empty (or holds nulls, which the caller screens); alone: a null object.
+            if not empty_ok:
+                return False
+        elif not _shape_ok(item, ctype or "", depth + 1):
+            return False
+    return True
