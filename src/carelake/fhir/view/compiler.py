@@ -7,10 +7,12 @@ declared `type`, or the type the R4 model gives the path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
+from carelake.fhir.model import r4
 from carelake.fhir.view.definition import ViewColumn, ViewDefinition, ViewError, ViewSelect
-from carelake.fhir.view.dialect import BASE_TABLE, Dialect, ViewUnsupported
+from carelake.fhir.view.dialect import BASE_ROOT, BASE_TABLE, Dialect, ViewUnsupported
 from carelake.fhir.view.expr import Ctx, ExprCompiler, Val, native_kind
 
 __all__ = ["compile_sql"]
@@ -102,6 +104,24 @@ class _SelectCompiler:
         return self.d.json_to(one, kind) if kind else self.d.json_text(one)
 
 
+def _has_key(dialect: Dialect, resource: str, sel: ViewSelect) -> str | None:
+    """A text test that skips resources a top-level forEach gives no rows for, before any JSON is parsed.
+
+    A top-level forEach over `component...` yields nothing, and so the whole resource yields no rows, unless the
+    resource's JSON has a "component" key. Testing the text is far cheaper than parsing it; a resource that
+    spells keys with \\u escapes is let through to be parsed.
+    """
+    if sel.for_each is None or sel.or_null:
+        return None
+    m = re.match(r"([A-Za-z][A-Za-z0-9]*)(?![A-Za-z0-9(])", sel.for_each.text.strip())
+    info = r4().elements(resource).get(m.group(1)) if m else None
+    if m is None or info is None or info.choice is not None:
+        return None
+    raw = dialect.json_text_raw(BASE_ROOT)
+    key = dialect.literal(f'"{m.group(1)}"')
+    return f"({dialect.strpos(raw, key)} > 0 OR {dialect.strpos(raw, dialect.literal(chr(92) + 'u'))} > 0)"
+
+
 def _mentions_row_index(sel: ViewSelect) -> bool:
     """Whether %rowIndex is used under this select (numbering rows costs a little, so only when asked)."""
     texts = [c.path.text for c in sel.columns]
@@ -132,7 +152,7 @@ def _compile(view: ViewDefinition, dialect: Dialect, table: str, fallback: str |
     cols: list[tuple[str, str]] = []
     for sel in view.select:
         cols += sc.select(sel, ctx, joins)
-    conditions = []
+    conditions = [c for c in (_has_key(dialect, view.resource, sel) for sel in view.select) if c is not None]
     for i, w in enumerate(view.where):
         v = sc.x.compile_path(w.node, w.text, ctx, f"where[{i}]")
         if v.ftype is not None and v.ftype != "boolean":
