@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ from carelake.sources.synthea import load_synthea_csv
 from carelake.warehouse import Warehouse
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthea-fhir"
+DEVICES = Path(__file__).resolve().parents[1] / "data" / "synthea-devices"
 COUNTS = """SELECT p.person_source_value AS pid,
   (SELECT count(*) FROM {cdm}.visit_occurrence v WHERE v.person_id = p.person_id) AS visits,
   (SELECT count(*) FROM {cdm}.condition_occurrence v WHERE v.person_id = p.person_id) AS conditions,
   (SELECT count(*) FROM {cdm}.procedure_occurrence v WHERE v.person_id = p.person_id) AS procedures,
   (SELECT count(*) FROM {cdm}.drug_exposure v WHERE v.person_id = p.person_id) AS drugs,
+  (SELECT count(*) FROM {cdm}.device_exposure v WHERE v.person_id = p.person_id) AS devices,
   (SELECT min(observation_period_start_date) FROM {cdm}.observation_period v WHERE v.person_id = p.person_id) AS op
 FROM {cdm}.person p"""
 
@@ -63,3 +66,26 @@ def test_cli_load_synthea_csv(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["omop_rows"]["person"] == 1
     assert report["resources"]["Encounter"]["written"] == {"visit_detail+visit_occurrence": 19}
+
+
+@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_devices_agree_between_csv_and_fhir(warehouse: Warehouse) -> None:
+    """devices.csv and FHIR Device give the same device_exposure rows; only the start differs, by Synthea's design."""
+    query = (
+        "SELECT p.person_source_value AS pid, d.device_source_value AS code, d.unique_device_id AS udi, "
+        "d.device_exposure_start_date AS start, d.device_exposure_end_date AS stop, d.visit_occurrence_id AS visit "
+        "FROM {cdm}.device_exposure d JOIN {cdm}.person p USING (person_id) ORDER BY 2"
+    )
+    report = load_synthea_csv(warehouse, DEVICES / "csv")
+    assert report.written["Device"] == {"device_exposure": 2} and report.balanced("Device")
+    csv_rows = warehouse.fetch_arrow(query.format(cdm=warehouse.cdm_schema)).to_pylist()
+    fhir = carelake.connect("duckdb:///:memory:")
+    stage_fhir(fhir, [DEVICES / "fhir"])
+    harmonize(fhir)
+    fhir_rows = fhir.fetch_arrow(query.format(cdm=fhir.cdm_schema)).to_pylist()
+    assert [(r["pid"], r["code"], r["udi"]) for r in csv_rows] == [(r["pid"], r["code"], r["udi"]) for r in fhir_rows]
+    assert [r["code"] for r in csv_rows] == ["448907002", "449071006"]
+    # CSV: START/STOP and the encounter; FHIR: manufactureDate (START - 21 days), no end, no encounter.
+    assert all(r["start"] - f["start"] == timedelta(days=21) for r, f in zip(csv_rows, fhir_rows, strict=True))
+    assert [str(r["stop"]) for r in csv_rows] == ["2020-03-17", "2020-03-23"]
+    assert all(r["visit"] is not None for r in csv_rows) and all(f["visit"] is None for f in fhir_rows)

@@ -30,11 +30,12 @@ __all__ = ["HarmonizeReport", "harmonize", "run_pipeline"]
 
 VIEWS = ("patient", "encounter", "condition", "procedure", "medication", "medication_request",
          "medication_administration", "medication_statement", "immunization", "observation",
-         "observation_component", "practitioner", "organization", "location")  # fmt: skip
+         "observation_component", "practitioner", "organization", "location", "device",
+         "document_reference")  # fmt: skip
 # Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
 MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest", "MedicationAdministration",
           "MedicationStatement", "Immunization", "Observation", "Medication", "Practitioner", "Organization",
-          "Location"}  # fmt: skip
+          "Location", "Device", "DocumentReference"}  # fmt: skip
 EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
                 "observation")  # fmt: skip
 TARGETS = (
@@ -43,16 +44,22 @@ TARGETS = (
     "visit_occurrence",
     "visit_detail",
     *EVENT_TABLES,
+    "note",
     "observation_period",
     "condition_era",
     "drug_era",
 )
 
+# No primary-key index: `assign_ids` only ever adds keys that are not there (an anti-join), and keeping an index
+# over millions of source ids made assigning them four times slower.
 _MAP = TableSchema(
     "omop_id_map",
     (Column("kind", "varchar", False), Column("source_id", "varchar", False), Column("omop_id", "bigint", False)),
-    primary_key=("kind", "source_id"),
     row_key=("kind", "source_id"),
+)
+# Stage tables only some sources fill (Synthea CSV's device encounter and STOP); created empty for the others.
+_OPTIONAL_STAGE = (
+    TableSchema("device_use", (Column("id", "varchar"), Column("encounter_id", "varchar"), Column("stop", "varchar"))),
 )
 
 
@@ -161,6 +168,8 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         wh.create_schema(run.stage)
         _write_code_tables(wh, run.stage)
         fill(run)
+        for optional in _OPTIONAL_STAGE:
+            wh.create_table(run.stage, optional)
         run.assign_ids("provider", "SELECT id AS key FROM {stage}.practitioner")
         run.assign_ids("care_site", "SELECT id AS key FROM {stage}.organization")
         run.assign_ids(
@@ -179,6 +188,8 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         run.run("event.prepare")
         for table in EVENT_TABLES:
             run.assign_ids(table, f"SELECT row_key AS key FROM {{stage}}.event_ready WHERE target_table = '{table}'")
+        run.run("note.prepare")
+        run.assign_ids("note", "SELECT id AS key FROM {stage}.note_ready")
         wh.execute(
             f"CREATE TABLE {run.stage}.persons_in_load AS SELECT m.omop_id FROM {run.map} AS m "
             f"JOIN {run.stage}.patient AS p ON m.kind = 'person' AND m.source_id = p.id"
@@ -189,6 +200,7 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         run.run("person")
         run.run("visit_occurrence")
         run.run("event")
+        run.run("note")
         run.assign_ids("observation_period", "SELECT CAST(omop_id AS VARCHAR) AS key FROM {stage}.persons_in_load")
         run.run("observation_period")
         run.run("eras")
@@ -267,6 +279,7 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
         f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NULL "
         "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
     _account_events(run, report, loaded)
+    _account_notes(run, report, loaded)
     places = [("Practitioner", "practitioner", "provider"), ("Organization", "organization", "care_site"),
               ("Location", "location", "location")]  # fmt: skip
     for rtype, stage, table in places:
@@ -293,7 +306,8 @@ def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
         f"""SELECT resource_type, CASE
                  WHEN patient_id IS NULL OR patient_id NOT IN {loaded} THEN 'skipped:subject is not a loaded Patient'
                  WHEN skip_reason IS NOT NULL THEN 'skipped:' || skip_reason
-                 ELSE 'rejected:no date (onset, performed, authoredOn, occurrence or effective)' END AS outcome,
+                 ELSE 'rejected:no date (onset, performed, authoredOn, occurrence, effective or manufactureDate)'
+               END AS outcome,
                count(DISTINCT resource_id) AS n
             FROM {s}.event
             WHERE patient_id IS NULL OR patient_id NOT IN {loaded} OR skip_reason IS NOT NULL OR start_text IS NULL
@@ -303,6 +317,24 @@ def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
         kind, _, reason = str(row["outcome"]).partition(":")
         target = report.skipped if kind == "skipped" else report.rejected
         target.setdefault(row["resource_type"], Counter())[reason] += int(row["n"])
+
+
+def _account_notes(run: _Run, report: HarmonizeReport, loaded: str) -> None:
+    """Each DocumentReference is one note, or skipped or rejected with the reason (one outcome per resource)."""
+    rows = run.wh.fetch_arrow(
+        f"""SELECT CASE
+                 WHEN patient_id IS NULL OR patient_id NOT IN {loaded} THEN 'skipped:subject is not a loaded Patient'
+                 WHEN status = 'entered-in-error' THEN 'skipped:status entered-in-error'
+                 WHEN date_text IS NULL THEN 'rejected:no date (date or context.period.start)'
+                 WHEN data_kind IS NULL THEN 'rejected:no text/plain attachment with data (note_text is required)'
+                 WHEN data_kind = 'invalid' THEN 'rejected:attachment data is not base64'
+                 ELSE 'written:note' END AS outcome, count(*) AS n
+            FROM {run.stage}.note_source GROUP BY 1"""
+    ).to_pylist()
+    kinds = {"written": report.written, "skipped": report.skipped, "rejected": report.rejected}
+    for row in rows:
+        kind, _, reason = str(row["outcome"]).partition(":")
+        kinds[kind].setdefault("DocumentReference", Counter())[reason] += int(row["n"])
 
 
 def _coverage(run: _Run, report: HarmonizeReport, top: int = 20) -> None:

@@ -51,7 +51,13 @@ SELECT 'Observation', id || '#' || CAST(component_index AS VARCHAR), id, patient
        CASE WHEN category IN ('laboratory', 'vital-signs') OR value_number IS NOT NULL THEN 'Measurement'
             ELSE 'Observation' END,
        value_number, value_unit, value_code, value_string
-FROM {stage}.observation_component;
+FROM {stage}.observation_component
+UNION ALL
+-- Device: R4 has no use period, so manufactureDate is the start; Synthea CSV adds the encounter and STOP (device_use).
+SELECT 'Device', d.id, d.id, d.patient_id, u.encounter_id, d.code_system, d.code, d.start, u.stop,
+       CASE WHEN d.status = 'entered-in-error' THEN 'status ' || d.status END,
+       'Device', NULL, NULL, NULL, NULL
+FROM {stage}.device AS d LEFT JOIN {stage}.device_use AS u ON u.id = d.id;
 
 -- Source concept by the code system's vocabulary, standard concept by "Maps to"; its domain picks the table.
 CREATE TABLE {stage}.event_coded AS

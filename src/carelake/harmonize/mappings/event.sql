@@ -1,4 +1,5 @@
--- Prepared events (event.prepare.sql) into the table of their standard concept's domain.
+-- Prepared events (event.prepare.sql) into the table of their standard concept's domain. unit_concept_id is NULL
+-- when the source gives no unit, 0 when it gives one the vocabulary lacks.
 INSERT INTO {cdm}.condition_occurrence (
   condition_occurrence_id, person_id, condition_concept_id, condition_start_date, condition_start_datetime,
   condition_end_date, condition_end_datetime, condition_type_concept_id, visit_occurrence_id, visit_detail_id,
@@ -34,13 +35,14 @@ WHERE e.target_table = 'drug_exposure';
 
 INSERT INTO {cdm}.device_exposure (
   device_exposure_id, person_id, device_concept_id, device_exposure_start_date, device_exposure_start_datetime,
-  device_exposure_end_date, device_type_concept_id, visit_occurrence_id, visit_detail_id, device_source_value,
-  device_source_concept_id
+  device_exposure_end_date, device_exposure_end_datetime, device_type_concept_id, unique_device_id,
+  visit_occurrence_id, visit_detail_id, device_source_value, device_source_concept_id
 )
-SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.end_date, 32817, e.visit_id, e.visit_detail_id, e.code,
-       e.source_concept_id
+SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.end_date, e.end_datetime, 32817,
+       d.unique_device_id, e.visit_id, e.visit_detail_id, e.code, e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'device_exposure' AND m.source_id = e.row_key
+LEFT JOIN {stage}.device AS d ON e.resource_type = 'Device' AND d.id = e.resource_id
 WHERE e.target_table = 'device_exposure';
 
 INSERT INTO {cdm}.measurement (
@@ -49,7 +51,8 @@ INSERT INTO {cdm}.measurement (
   measurement_source_value, measurement_source_concept_id, value_source_value
 )
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 32817, e.value_number,
-       coalesce(e.unit_concept_id, 0), e.value_unit, e.visit_id, e.visit_detail_id, e.code, e.source_concept_id,
+       CASE WHEN e.value_unit IS NOT NULL THEN coalesce(e.unit_concept_id, 0) END, e.value_unit, e.visit_id,
+       e.visit_detail_id, e.code, e.source_concept_id,
        coalesce(CAST(e.value_number AS VARCHAR), e.value_code, e.value_string)
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'measurement' AND m.source_id = e.row_key
@@ -61,7 +64,8 @@ INSERT INTO {cdm}.observation (
   visit_occurrence_id, visit_detail_id, observation_source_value, observation_source_concept_id, value_source_value
 )
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 32817, e.value_number,
-       substr(e.value_string, 1, 60), coalesce(e.unit_concept_id, 0), e.value_unit, e.visit_id, e.visit_detail_id, e.code,
+       substr(e.value_string, 1, 60), CASE WHEN e.value_unit IS NOT NULL THEN coalesce(e.unit_concept_id, 0) END,
+       e.value_unit, e.visit_id, e.visit_detail_id, e.code,
        e.source_concept_id, coalesce(CAST(e.value_number AS VARCHAR), e.value_code, e.value_string)
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'observation' AND m.source_id = e.row_key

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 from carelake.errors import InputError
 from carelake.harmonize.pipeline import HarmonizeReport, run_pipeline
 from carelake.warehouse import Warehouse
-from carelake.warehouse._types import Column, TableSchema
+from carelake.warehouse._types import Column, ColumnKind, TableSchema
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ FILES = {
     "observations.csv": ("Observation", "observation"),
     "providers.csv": ("Practitioner", "practitioner"),
     "organizations.csv": ("Organization", "organization"),
+    "devices.csv": ("Device", "device"),
 }
+# Stage tables some CSV files also feed: devices.csv's ENCOUNTER and STOP, which FHIR R4's Device has no place for.
+_EXTRA = {"devices.csv": "device_use"}
 
 
 _MED = ["id", "patient_id", "encounter_id", "code_system", "code", "medication_ref", "effective", "effective_start",
@@ -60,7 +63,13 @@ _FHIR_ONLY = {"medication": ["id", "code_system", "code"], "medication_administr
                                         "status", "category", "component_index", "code_system", "code",
                                         "value_number", "value_unit", "value_code", "value_string"],
               "location": ["id", "name", "organization_id", "address_1", "address_2", "city", "state", "zip", "county",
-                           "country", "latitude", "longitude"]}  # fmt: skip
+                           "country", "latitude", "longitude"],
+              "document_reference": ["id", "patient_id", "encounter_id", "practitioner_id", "date", "period_start",
+                                     "type_system", "type_code", "type_display", "type_text", "status", "language",
+                                     "content_index", "content_type", "data", "attachment_language"]}  # fmt: skip
+_TYPES = {"latitude": pa.float64(), "longitude": pa.float64(), "value_number": pa.float64(),
+          "content_index": pa.int64()}  # fmt: skip
+_SQL_TYPES: dict[pa.DataType, ColumnKind] = {pa.float64(): "double", pa.int64(): "bigint"}
 
 
 def _str(table: pa.Table, name: str) -> pa.Array:
@@ -122,6 +131,16 @@ def _stage_tables(t: pa.Table, stage: str) -> pa.Table:
     elif stage == "practitioner":
         cols = {"id": s("Id"), "npi": _const(t, None), "family": s("NAME"), "given": _const(t, None),
                 "prefix": _const(t, None), "gender": _map(s("GENDER"), _GENDER)}  # fmt: skip
+    elif stage == "device":
+        # UDI in Synthea's CSV is the human-readable carrier, "(01)<DI>(11)..."; FHIR's deviceIdentifier is the DI.
+        udi = pc.extract_regex(s("UDI"), r"^\(01\)(?P<di>[^(]+)").field("di")
+        cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "patient_id": s("PATIENT"),
+                "code_system": _const(t, _SNOMED), "code": s("CODE"), "start": s("START"),
+                "unique_device_id": pc.if_else(pc.is_null(udi), s("UDI"), udi),
+                "status": _const(t, "active")}  # fmt: skip
+    elif stage == "device_use":
+        cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "encounter_id": s("ENCOUNTER"),
+                "stop": s("STOP")}  # fmt: skip
     elif stage == "organization":
         cols = {"id": s("Id"), "name": s("NAME"), "address_1": s("ADDRESS"), "address_2": _const(t, None),
                 "city": s("CITY"), "state": s("STATE"), "zip": s("ZIP"), "county": _const(t, None),
@@ -151,22 +170,23 @@ def load_synthea_csv(wh: Warehouse, directory: str | Path) -> HarmonizeReport:
     staged: dict[str, pa.Table] = {}
     for name, (_, stage) in FILES.items():
         if name in present:
-            staged[stage] = _stage_tables(_read_strings(present[name]), stage)
+            table = _read_strings(present[name])
+            staged[stage] = _stage_tables(table, stage)
+            if name in _EXTRA:
+                staged[_EXTRA[name]] = _stage_tables(table, _EXTRA[name])
     empty_columns = {stage: _stage_tables(pa.table({}), stage).schema for _, stage in FILES.values()}
     # FHIR-only stage tables the shared SQL reads; Synthea CSV has no rows for them.
     for stage, names in _FHIR_ONLY.items():
-        empty_columns[stage] = pa.schema(
-            [
-                pa.field(n, pa.float64() if n in ("latitude", "longitude", "value_number") else pa.string())
-                for n in names
-            ]
-        )
+        empty_columns[stage] = pa.schema([pa.field(n, _TYPES.get(n, pa.string())) for n in names])
+    for extra in _EXTRA.values():
+        if extra in staged:
+            empty_columns[extra] = staged[extra].schema
 
     def fill(run: object) -> None:
         stage_schema = f"{wh.fhir_schema}_stage"
         for stage, schema in empty_columns.items():
             table = staged.get(stage, schema.empty_table())
-            spec = TableSchema(stage, tuple(Column(f.name, "double" if f.type == pa.float64() else "varchar")
+            spec = TableSchema(stage, tuple(Column(f.name, _SQL_TYPES.get(f.type, "varchar"))
                                             for f in table.schema))  # fmt: skip
             wh.create_table(stage_schema, spec)
             wh.write_table(stage_schema, spec, table.cast(spec.arrow_schema).to_batches())

@@ -5,15 +5,19 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 import psycopg
 import psycopg.types.string
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.generators.postgres import PostgresGenerator
 
 from carelake.errors import ConfigError, WarehouseError
-from carelake.warehouse._base import PrimaryKeyViolation, Warehouse
+from carelake.warehouse._base import PrimaryKeyViolation, Warehouse, transpile
 from carelake.warehouse._types import TableSchema
 from carelake.warehouse._url import WarehouseURL
 
@@ -21,6 +25,22 @@ __all__ = ["PostgresWarehouse"]
 
 _DUP = re.compile(r"Key \((?P<cols>.*?)\)=\((?P<key>.*)\) already exists", re.S)
 _DONE = object()
+
+
+class CarelakePostgres(Postgres):
+    """sqlglot's PostgreSQL, plus canonical (DuckDB) functions it would leave in DuckDB's spelling."""
+
+    class Generator(PostgresGenerator):
+        TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
+            **PostgresGenerator.TRANSFORMS,
+            # from_base64(text) → bytea, decode(bytea) → UTF-8 text (DuckDB's decode reads UTF-8 only).
+            exp.FromBase64: lambda self, e: self.func("DECODE", e.this, exp.Literal.string("base64")),
+            exp.Decode: lambda self, e: self.func("CONVERT_FROM", e.this, exp.Literal.string("UTF8")),
+        }
+
+
+# sqlglot registers dialects by lower-case class name.
+_SQLGLOT_DIALECT = CarelakePostgres.__name__.lower()
 
 
 class PostgresWarehouse(Warehouse):
@@ -43,6 +63,10 @@ class PostgresWarehouse(Warehouse):
         # JSON comes back as text, as from the other engines; parsing it is the caller's choice.
         for json_type in ("json", "jsonb"):
             self._con.adapters.register_loader(json_type, psycopg.types.string.TextLoader)
+
+    def sql(self, query: str) -> str:
+        """Canonical SQL for PostgreSQL (through `CarelakePostgres`)."""
+        return transpile(query, _SQLGLOT_DIALECT)
 
     def _execute(self, native_sql: str) -> None:
         try:
