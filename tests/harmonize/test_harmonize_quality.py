@@ -71,6 +71,8 @@ ALLOWED: dict[tuple[str, str, str | None], str] = {
             ("note", "language_concept_id"),
             ("note", "note_class_concept_id"),
             ("note", "note_type_concept_id"),
+            ("observation", "observation_concept_id"),  # 0: an allergy code the sample lacks (shellfish)
+            ("observation", "observation_source_concept_id"),
             ("observation", "observation_type_concept_id"),
             ("observation", "unit_concept_id"),
             ("observation_period", "period_type_concept_id"),
@@ -126,7 +128,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Qualit
         shutil.copy(SAMPLE / f"{name}.csv.gz", vocab)
     wh = carelake.connect("duckdb:///:memory:")
     carelake.load_omop(wh, [vocab])
-    stage_fhir(wh, [DATA / "synthea-fhir", DATA / "synthea-devices" / "fhir"])
+    stage_fhir(wh, [DATA / "synthea-fhir", DATA / "synthea-devices" / "fhir", DATA / "synthea-allergies" / "fhir"])
     harmonize(wh)
     return wh, run_checks(wh)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -20,6 +21,8 @@ from carelake.warehouse import Warehouse
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthea-fhir"
 DEVICES = Path(__file__).resolve().parents[1] / "data" / "synthea-devices"
+ALLERGIES = Path(__file__).resolve().parents[1] / "data" / "synthea-allergies"
+VOCABULARY = Path(__file__).resolve().parents[2] / "src" / "carelake" / "data" / "synthea27nj"
 COUNTS = """SELECT p.person_source_value AS pid,
   (SELECT count(*) FROM {cdm}.visit_occurrence v WHERE v.person_id = p.person_id) AS visits,
   (SELECT count(*) FROM {cdm}.condition_occurrence v WHERE v.person_id = p.person_id) AS conditions,
@@ -41,6 +44,7 @@ def test_fhir_and_csv_agree_person_by_person(warehouse: Warehouse) -> None:
     for rtype in report.read:
         assert report.balanced(rtype), rtype
     assert report.skipped["careplans.csv"] == {"no OMOP mapping for this resource type yet": 4}
+    assert report.read["AllergyIntolerance"] == 0  # allergies.csv: the header only for this patient
     fhir = carelake.connect("duckdb:///:memory:")
     stage_fhir(fhir, [DATA / "mcode"])
     harmonize(fhir)
@@ -88,4 +92,39 @@ def test_devices_agree_between_csv_and_fhir(warehouse: Warehouse) -> None:
     # CSV: START/STOP and the encounter; FHIR: manufactureDate (START - 21 days), no end, no encounter.
     assert all(r["start"] - f["start"] == timedelta(days=21) for r, f in zip(csv_rows, fhir_rows, strict=True))
     assert [str(r["stop"]) for r in csv_rows] == ["2020-03-17", "2020-03-23"]
+    assert all(r["visit"] is not None for r in csv_rows) and all(f["visit"] is None for f in fhir_rows)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_allergies_agree_between_csv_and_fhir(warehouse: Warehouse, tmp_path: Path) -> None:
+    """allergies.csv and FHIR AllergyIntolerance give the same observation rows (ETL-Synthea's allergy mapping)."""
+    query = (
+        "SELECT p.person_source_value AS pid, o.observation_source_value AS code, o.observation_concept_id AS concept, "
+        "o.observation_date AS day, o.visit_occurrence_id AS visit "
+        "FROM {cdm}.observation o JOIN {cdm}.person p USING (person_id) ORDER BY 2"
+    )
+    vocab = tmp_path / "vocab"
+    vocab.mkdir()
+    shutil.copy(VOCABULARY / "CONCEPT.csv.gz", vocab)
+    carelake.load_omop(warehouse, [vocab])
+    report = load_synthea_csv(warehouse, ALLERGIES / "csv")
+    assert report.written["AllergyIntolerance"] == {"observation": 2} and report.balanced("AllergyIntolerance")
+    csv_rows = warehouse.fetch_arrow(query.format(cdm=warehouse.cdm_schema)).to_pylist()
+    fhir = carelake.connect("duckdb:///:memory:")
+    carelake.load_omop(fhir, [vocab])
+    stage_fhir(fhir, [ALLERGIES / "fhir"])
+    fhir_report = harmonize(fhir)
+    assert fhir_report.written["AllergyIntolerance"] == {"observation": 2}
+    fhir_rows = fhir.fetch_arrow(query.format(cdm=fhir.cdm_schema)).to_pylist()
+
+    def same(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return [(r["pid"], r["code"], r["concept"], r["day"]) for r in rows]
+
+    assert same(csv_rows) == same(fhir_rows)
+    # 439406 allergy to animal dander is in the sample vocabulary; 300913006 shellfish allergy is not.
+    assert [(r["code"], r["concept"], str(r["day"])) for r in csv_rows] == [
+        ("232347008", 439406, "1981-09-11"),
+        ("300913006", 0, "1981-09-11"),
+    ]
+    # Only the CSV names the encounter; Synthea's FHIR AllergyIntolerance has none.
     assert all(r["visit"] is not None for r in csv_rows) and all(f["visit"] is None for f in fhir_rows)

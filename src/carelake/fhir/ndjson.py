@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Chunk", "NdjsonScanner"]
 
 _CHUNK_BYTES = 16 << 20
+_BATCH_ROWS = 2048
 _CLASSIFY = r"""
 CREATE OR REPLACE TEMP TABLE lines AS
 SELECT n, v[1] AS rt, v[2] AS id,
@@ -106,9 +107,11 @@ class NdjsonScanner:
 
     def _route(self, file: str, first: int, lines: list[str | None]) -> Chunk:
         con = self.con
-        table = pa.table(
+        whole = pa.table(
             {"n": pa.array(range(first + 1, first + 1 + len(lines)), pa.int64()), "line": pa.array(lines, pa.string())}
         )
+        # Several record batches, so DuckDB scans the chunk on every core (one batch is one thread).
+        table = pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema)
         con.register("chunk", table)
         try:
             con.execute(_CLASSIFY)

@@ -31,11 +31,11 @@ __all__ = ["HarmonizeReport", "harmonize", "run_pipeline"]
 VIEWS = ("patient", "encounter", "condition", "procedure", "medication", "medication_request",
          "medication_administration", "medication_statement", "immunization", "observation",
          "observation_component", "practitioner", "organization", "location", "device",
-         "document_reference")  # fmt: skip
+         "document_reference", "allergy_intolerance")  # fmt: skip
 # Resource types with a mapping; every other type read is reported as skipped, never dropped silently.
 MAPPED = {"Patient", "Encounter", "Condition", "Procedure", "MedicationRequest", "MedicationAdministration",
           "MedicationStatement", "Immunization", "Observation", "Medication", "Practitioner", "Organization",
-          "Location", "Device", "DocumentReference"}  # fmt: skip
+          "Location", "Device", "DocumentReference", "AllergyIntolerance"}  # fmt: skip
 EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "device_exposure", "measurement",
                 "observation")  # fmt: skip
 TARGETS = (
@@ -306,6 +306,7 @@ def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
         f"""SELECT resource_type, CASE
                  WHEN patient_id IS NULL OR patient_id NOT IN {loaded} THEN 'skipped:subject is not a loaded Patient'
                  WHEN skip_reason IS NOT NULL THEN 'skipped:' || skip_reason
+                 WHEN resource_type = 'AllergyIntolerance' THEN 'rejected:no date (onsetDateTime or recordedDate)'
                  ELSE 'rejected:no date (onset, performed, authoredOn, occurrence, effective or manufactureDate)'
                END AS outcome,
                count(DISTINCT resource_id) AS n

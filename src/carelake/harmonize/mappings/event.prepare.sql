@@ -9,6 +9,12 @@ SELECT 'Condition' AS resource_type, id, id AS resource_id, patient_id, encounte
        CAST(NULL AS VARCHAR) AS value_code, CAST(NULL AS VARCHAR) AS value_string
 FROM {stage}.condition
 UNION ALL
+-- AllergyIntolerance → observation, ETL-Synthea's way: the allergy code's own concept (routed in event_ready).
+SELECT 'AllergyIntolerance', id, id, patient_id, encounter_id, code_system, code, coalesce(onset, recorded), NULL,
+       CASE WHEN verification IN ('refuted', 'entered-in-error') THEN 'verificationStatus ' || verification END,
+       'Observation', NULL, NULL, NULL, NULL
+FROM {stage}.allergy_intolerance
+UNION ALL
 SELECT 'Procedure', id, id, patient_id, encounter_id, code_system, code, coalesce(performed, period_start), period_end,
        CASE WHEN status IN ('entered-in-error', 'not-done') THEN 'status ' || status END,
        'Procedure', NULL, NULL, NULL, NULL
@@ -60,24 +66,36 @@ SELECT 'Device', d.id, d.id, d.patient_id, u.encounter_id, d.code_system, d.code
 FROM {stage}.device AS d LEFT JOIN {stage}.device_use AS u ON u.id = d.id;
 
 -- Source concept by the code system's vocabulary, standard concept by "Maps to"; its domain picks the table.
-CREATE TABLE {stage}.event_coded AS
-SELECT
-  e.*,
+-- Looked up once per distinct code (thousands), not per event (millions): the vocabulary is joined to a small table.
+CREATE TABLE {stage}.code_map AS
+SELECT DISTINCT
+  k.system_key,
+  k.code_key,
   coalesce(sc.concept_id, 0) AS source_concept_id,
   coalesce(tc.concept_id, CASE WHEN sc.standard_concept = 'S' THEN sc.concept_id END, 0) AS concept_id,
-  coalesce(tc.domain_id, CASE WHEN sc.standard_concept = 'S' THEN sc.domain_id END, e.default_domain) AS domain_id
+  coalesce(tc.domain_id, CASE WHEN sc.standard_concept = 'S' THEN sc.domain_id END) AS domain_id
+FROM (SELECT DISTINCT coalesce(code_system, '') AS system_key, coalesce(code, '') AS code_key FROM {stage}.event) AS k
+LEFT JOIN {stage}.code_system AS cs ON cs.system = k.system_key
+LEFT JOIN {cdm}.concept AS sc ON sc.vocabulary_id = cs.vocabulary_id AND sc.concept_code = k.code_key
+-- A "Maps to" whose target is not in the vocabulary (a trimmed one) is no mapping, not a second concept-0 row.
+LEFT JOIN (SELECT cr.concept_id_1, t.concept_id, t.domain_id
+           FROM {cdm}.concept_relationship AS cr JOIN {cdm}.concept AS t ON t.concept_id = cr.concept_id_2
+           WHERE cr.relationship_id = 'Maps to' AND cr.invalid_reason IS NULL) AS tc
+  ON tc.concept_id_1 = sc.concept_id;
+
+CREATE TABLE {stage}.event_coded AS
+SELECT e.*, cm.source_concept_id, cm.concept_id, coalesce(cm.domain_id, e.default_domain) AS domain_id
 FROM {stage}.event AS e
-LEFT JOIN {stage}.code_system AS cs ON cs.system = e.code_system
-LEFT JOIN {cdm}.concept AS sc ON sc.vocabulary_id = cs.vocabulary_id AND sc.concept_code = e.code
-LEFT JOIN {cdm}.concept_relationship AS cr
-  ON cr.concept_id_1 = sc.concept_id AND cr.relationship_id = 'Maps to' AND cr.invalid_reason IS NULL
-LEFT JOIN {cdm}.concept AS tc ON tc.concept_id = cr.concept_id_2;
+JOIN {stage}.code_map AS cm
+  ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '');
 
 CREATE TABLE {stage}.event_ready AS
 SELECT
   c.*,
   c.resource_type || '/' || c.id || '|' || CAST(c.concept_id AS VARCHAR) AS row_key,
-  CASE c.domain_id
+  -- An allergy whose code is a substance (RxNorm aspirin: Drug) is an observation, never an exposure.
+  CASE CASE WHEN c.resource_type = 'AllergyIntolerance' AND c.domain_id <> 'Condition' THEN 'Observation'
+            ELSE c.domain_id END
     WHEN 'Condition' THEN 'condition_occurrence'
     WHEN 'Procedure' THEN 'procedure_occurrence'
     WHEN 'Drug' THEN 'drug_exposure'

@@ -38,6 +38,8 @@ _SNOMED = "http://snomed.info/sct"
 _RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 _CVX = "http://hl7.org/fhir/sid/cvx"
 _LOINC = "http://loinc.org"
+# allergies.csv SYSTEM (Synthea 3.0+; older exports have no SYSTEM and only SNOMED codes) → code system URI.
+_SYSTEM = {"SNOMED-CT": _SNOMED, "SNOMED": _SNOMED, "RxNorm": _RXNORM}
 # CSV file → (FHIR resource type it becomes, stage table). Files not listed are reported as skipped.
 FILES = {
     "patients.csv": ("Patient", "patient"),
@@ -50,6 +52,7 @@ FILES = {
     "providers.csv": ("Practitioner", "practitioner"),
     "organizations.csv": ("Organization", "organization"),
     "devices.csv": ("Device", "device"),
+    "allergies.csv": ("AllergyIntolerance", "allergy_intolerance"),
 }
 # Stage tables some CSV files also feed: devices.csv's ENCOUNTER and STOP, which FHIR R4's Device has no place for.
 _EXTRA = {"devices.csv": "device_use"}
@@ -141,6 +144,13 @@ def _stage_tables(t: pa.Table, stage: str) -> pa.Table:
     elif stage == "device_use":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "encounter_id": s("ENCOUNTER"),
                 "stop": s("STOP")}  # fmt: skip
+    elif stage == "allergy_intolerance":
+        # As Synthea's FHIR exporter: START is recordedDate. ENCOUNTER gives a visit (the FHIR export has none); STOP
+        # has no place in observation.
+        system = _map(s("SYSTEM"), _SYSTEM) if "SYSTEM" in t.column_names else _const(t, _SNOMED)
+        cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "patient_id": s("PATIENT"),
+                "encounter_id": s("ENCOUNTER"), "code_system": system, "code": s("CODE"), "onset": _const(t, None),
+                "recorded": s("START"), "verification": _const(t, "confirmed")}  # fmt: skip
     elif stage == "organization":
         cols = {"id": s("Id"), "name": s("NAME"), "address_1": s("ADDRESS"), "address_2": _const(t, None),
                 "city": s("CITY"), "state": s("STATE"), "zip": s("ZIP"), "county": _const(t, None),
