@@ -57,8 +57,8 @@ FROM lines AS l JOIN chunk AS c ON c.n = l.n LEFT JOIN shapes AS s ON s.rt = l.r
 class Chunk:
     """One chunk of a file, routed.
 
-    fast: per resource type, Arrow rows ready for the raw store (last copy of an id in the chunk), and how many
-    lines they came from. pending: (type, id, line number, text) whose references need rewriting. slow: (line
+    fast: per resource type, Arrow rows ready for the raw store, and how many lines they came from.
+    pending: (type, id, line number, text) whose references need rewriting. slow: (line
     number, text) for the full Python check. identifiers: (line number, type, id, identifier list) of every
     vouched-for line.
     unreadable: (line number, reason) of lines that are not text.
@@ -124,8 +124,7 @@ class NdjsonScanner:
             rows = con.sql(
                 """SELECT id, line AS resource, ? AS source_file, n AS source_line,
                           CAST(NULL AS INTEGER) AS source_entry
-                   FROM routed WHERE route = 'fast' AND rt = ?
-                   QUALIFY row_number() OVER (PARTITION BY id ORDER BY n DESC) = 1 ORDER BY n""",
+                   FROM routed WHERE route = 'fast' AND rt = ? ORDER BY n""",
                 params=[file, rt],
             ).to_arrow_table()
             chunk.fast[str(rt)] = (rows, int(count))

@@ -12,16 +12,18 @@ import logging
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from carelake.fhir.ndjson import NdjsonScanner
 from carelake.fhir.reader import Parsed, Rejection, SkippedFile, discover, parse_line, read_file
 from carelake.fhir.references import ReferenceIndex
-from carelake.warehouse import Warehouse
+from carelake.warehouse import Warehouse, quote
 from carelake.warehouse._types import Column, TableSchema
 
 log = logging.getLogger(__name__)
@@ -83,61 +85,119 @@ class StageReport:
 
 
 class _Writer:
-    """Per-type buffers flushed as Arrow batches; the last copy of an id in the input wins."""
+    """Everything read goes to per-type incoming tables, numbered in input order; at the end each type is upserted
+    once, the last copy of an id in the input winning.
+
+    One upsert per type at the end, not one per batch: a per-batch upsert probes the whole table each time, which
+    grows with the square of the load.
+    """
 
     def __init__(self, wh: Warehouse, report: StageReport, schema: str) -> None:
         self.wh = wh
         self.schema = schema
+        self.incoming = f"{schema}_incoming"
         self.report = report
-        self.buffers: dict[str, dict[str, tuple[str, str, int | None, int | None]]] = {}
+        self.buffers: dict[str, list[tuple[str, str, str, int | None, int | None, int]]] = {}
         self.created: set[str] = set()
+        self.files: dict[str, int] = {}
+        # Writes run on one worker thread, in order, while the next chunk is being read and parsed: both are
+        # engine work that releases the GIL, so a load uses two cores instead of taking turns on one.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carelake-stage")
+        self._last: Future[None] | None = None
+
+    def _submit(self, work: Callable[[], None]) -> None:
+        self.wait()
+        self._last = self._pool.submit(work)
+
+    def wait(self) -> None:
+        """Block until the last write is done; a write that failed raises here."""
+        if self._last is not None:
+            last, self._last = self._last, None
+            last.result()
+
+    def drain(self) -> None:
+        """Let the last write finish, whatever its outcome (before a rollback)."""
+        if self._last is not None:
+            wait([self._last])
+            self._last = None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def file_seen(self, file: str) -> None:
+        """Input order: a file read earlier is older, whenever its resources reach the store."""
+        self.files.setdefault(file, len(self.files))
+
+    def seq(self, file: str, line: int | None, entry: int | None) -> int:
+        return (self.files[file] << 32) | (line or entry or 0)
 
     def add(self, item: Parsed, changed: bool) -> None:
         text = item.text if item.text is not None and not changed else _dumps(item.resource)
         self.add_text(item.resource_type, item.id, text, item.file, item.line, item.entry)
 
     def add_text(self, rtype: str, rid: str, text: str, file: str, line: int | None, entry: int | None) -> None:
-        buf = self.buffers.setdefault(rtype, {})
-        buf[rid] = (text, file, line, entry)
+        buf = self.buffers.setdefault(rtype, [])
+        buf.append((rid, text, file, line, entry, self.seq(file, line, entry)))
         self.report.loaded[rtype] += 1
         if len(buf) >= _FLUSH_ROWS:
             self.flush(rtype)
 
-    def add_arrow(self, rtype: str, rows: pa.Table, lines: int) -> None:
-        """Rows already in the raw store's layout (from the NDJSON scanner), after what is buffered for the type."""
-        self.flush(rtype)
+    def add_arrow(self, rtype: str, rows: pa.Table, lines: int, file: str) -> None:
+        """Rows already in the raw store's layout (from the NDJSON scanner, all from `file`)."""
         self._create(rtype)
-        table = raw_table(rtype)
-        self.wh.write_table(self.schema, table, rows.cast(table.arrow_schema).to_batches(), mode="upsert")
+        table = _incoming_table(rtype)
+        base = pa.scalar(self.files[file] << 32, pa.int64())
+        rows = rows.append_column("seq", pc.add(rows.column("source_line").cast(pa.int64()), base))
+        batches = rows.cast(table.arrow_schema).to_batches()
+        self._submit(lambda: self._append(table, batches))
         self.report.loaded[rtype] += lines
+
+    def _append(self, table: TableSchema, batches: list[pa.RecordBatch]) -> None:
+        self.wh.write_table(self.incoming, table, batches, mode="append")
 
     def _create(self, rtype: str) -> None:
         if rtype not in self.created:
-            self.wh.create_table(self.schema, raw_table(rtype))
+            self.wait()
+            self.wh.create_table(self.incoming, _incoming_table(rtype))
             self.created.add(rtype)
 
     def flush(self, resource_type: str) -> None:
-        buf = self.buffers.pop(resource_type, None)
-        if not buf:
+        rows = self.buffers.pop(resource_type, None)
+        if not rows:
             return
-        table = raw_table(resource_type)
+        table = _incoming_table(resource_type)
         self._create(resource_type)
-        rows = list(buf.items())
+        columns = list(zip(*rows, strict=True))
         batch = pa.record_batch(
-            [
-                pa.array([k for k, _ in rows], pa.string()),
-                pa.array([v[0] for _, v in rows], pa.string()),
-                pa.array([v[1] for _, v in rows], pa.string()),
-                pa.array([v[2] for _, v in rows], pa.int64()),
-                pa.array([v[3] for _, v in rows], pa.int32()),
-            ],
+            [pa.array(col, field.type) for col, field in zip(columns, table.arrow_schema, strict=True)],
             schema=table.arrow_schema,
         )
-        self.wh.write_table(self.schema, table, [batch], mode="upsert")
+        self._submit(lambda: self._append(table, [batch]))
 
-    def flush_all(self) -> None:
+    def finish(self) -> None:
+        """Upsert each type's incoming rows into the raw store: one pass per type, the newest copy of an id kept."""
         for resource_type in list(self.buffers):
             self.flush(resource_type)
+        self.wait()
+        for rtype in sorted(self.created):
+            raw = raw_table(rtype)
+            self.wh.create_table(self.schema, raw)
+            target = f"{quote(self.schema)}.{quote(raw.name)}"
+            source = f"{quote(self.incoming)}.{quote(raw.name)}"
+            if self.wh.row_count(self.schema, raw.name):
+                self.wh.execute(f"DELETE FROM {target} WHERE id IN (SELECT id FROM {source})")
+            self.wh.execute(
+                f"""INSERT INTO {target} (id, resource, source_file, source_line, source_entry)
+                SELECT id, resource, source_file, source_line, source_entry
+                FROM (SELECT s.*, row_number() OVER (PARTITION BY id ORDER BY seq DESC) AS newest
+                      FROM {source} AS s) AS ranked
+                WHERE newest = 1"""
+            )
+
+
+def _incoming_table(resource_type: str) -> TableSchema:
+    raw = raw_table(resource_type)
+    return TableSchema(raw.name, (*raw.columns, Column("seq", "bigint", nullable=False)))
 
 
 class _Stager:
@@ -192,7 +252,7 @@ class _Stager:
             lines += chunk.lines + len(chunk.unreadable)
             for rtype, (rows, count) in chunk.fast.items():
                 self.report.read[rtype] += count
-                self.writer.add_arrow(rtype, rows, count)
+                self.writer.add_arrow(rtype, rows, count, file)
             # The rest in line order, as a line-by-line read would see it: identifiers index, references resolve.
             events: list[tuple[int, int, Any]] = [(n, 0, (rt, rid, ids)) for n, rt, rid, ids in chunk.identifiers]
             events += [(n, 1, (rt, rid, text)) for rt, rid, n, text in chunk.pending]
@@ -269,21 +329,31 @@ def stage_fhir(
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spill, wh.transaction():
             wh.create_schema(schema)
+            wh.execute(f"DROP SCHEMA IF EXISTS {quote(writer.incoming)} CASCADE")
+            wh.create_schema(writer.incoming)
             stager = _Stager(report, writer, spill, progress)
-            for entry in discover(paths):
-                if isinstance(entry, SkippedFile):
-                    report.skipped_files.append(entry)
-                    continue
-                report.files += 1
-                if ndjson is not None and _is_ndjson(entry):
-                    stager.ndjson(ndjson, entry)
-                else:
-                    stager.document(entry)
-            stager.finish()
-            writer.flush_all()
+            try:
+                for entry in discover(paths):
+                    if isinstance(entry, SkippedFile):
+                        report.skipped_files.append(entry)
+                        continue
+                    report.files += 1
+                    writer.file_seen(str(entry))
+                    if ndjson is not None and _is_ndjson(entry):
+                        stager.ndjson(ndjson, entry)
+                    else:
+                        stager.document(entry)
+                stager.finish()
+                writer.finish()
+            except BaseException:
+                writer.drain()  # nothing may still be writing when the transaction rolls back
+                raise
     finally:
+        writer.close()
         if ndjson is not None:
             ndjson.close()
+    # Scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
+    wh.execute(f"DROP SCHEMA IF EXISTS {quote(writer.incoming)} CASCADE")
     report.references_rewritten = stager.index.rewritten
     report.references_unresolved = dict(stager.index.unresolved)
     log.info("staged %d resources from %d files", report.total_read, report.files)
