@@ -152,7 +152,11 @@ def _compile(view: ViewDefinition, dialect: Dialect, table: str, fallback: str |
     cols: list[tuple[str, str]] = []
     for sel in view.select:
         cols += sc.select(sel, ctx, joins)
-    conditions = [c for c in (_has_key(dialect, view.resource, sel) for sel in view.select) if c is not None]
+    # Text tests go under the projection that parses each row, so rows they drop are never parsed.
+    keys = [c for c in (_has_key(dialect, view.resource, sel) for sel in view.select) if c is not None]
+    if keys:
+        table = f"(SELECT * FROM {table} AS r WHERE {' AND '.join(keys)})"
+    conditions = []
     for i, w in enumerate(view.where):
         v = sc.x.compile_path(w.node, w.text, ctx, f"where[{i}]")
         if v.ftype is not None and v.ftype != "boolean":
