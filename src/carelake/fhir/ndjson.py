@@ -76,7 +76,8 @@ class NdjsonScanner:
     """Reads NDJSON files in chunks through an in-memory DuckDB; remembers every structure it has judged."""
 
     def __init__(self, threads: int | None = None) -> None:
-        self.con = duckdb.connect(":memory:")
+        # It only ever holds one chunk; a bound keeps DuckDB from caching towards its default of 80% of RAM.
+        self.con = duckdb.connect(":memory:", config={"memory_limit": "1GB"})
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("CREATE TEMP TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
