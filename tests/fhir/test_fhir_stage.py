@@ -72,6 +72,9 @@ def test_accounting_sums_to_input(warehouse: Warehouse) -> None:
         with gzip.open(p, "rt", encoding="utf-8") as f:
             entries += len(json.load(f)["entry"])
     assert report.total_read == lines + entries
+    # What is stored: every loaded copy but those a later copy of the same id replaced.
+    for t, loaded in report.loaded.items():
+        assert _count(warehouse, t.lower()) == loaded - report.duplicates[t]
 
 
 def test_naming_manifest_and_single_resources(tmp_path: Path) -> None:

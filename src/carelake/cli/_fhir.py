@@ -46,13 +46,12 @@ def _print_stage(report: StageReport, as_json: bool, limit: int = 20) -> None:
     from rich.table import Table
 
     table = Table(title=f"load fhir --stage-only ({report.files} files)", title_justify="left")
-    for col in ("resource type", "read", "loaded", "rejected"):
+    for col in ("resource type", "read", "loaded", "rejected", "replaced by a later copy"):
         table.add_column(col, justify="left" if col == "resource type" else "right")
+    counters = (report.read, report.loaded, report.rejected, report.duplicates)
     for t in sorted(set(report.read) | set(report.rejected)):
-        table.add_row(t, f"{report.read[t]:,}", f"{report.loaded[t]:,}", f"{report.rejected[t]:,}")
-    table.add_row(
-        "total", f"{report.total_read:,}", f"{sum(report.loaded.values()):,}", f"{sum(report.rejected.values()):,}"
-    )
+        table.add_row(t, *(f"{c[t]:,}" for c in counters))
+    table.add_row("total", *(f"{sum(c.values()):,}" for c in counters))
     Console(soft_wrap=True).print(table)
     unresolved = sum(report.references_unresolved.values())
     _out(

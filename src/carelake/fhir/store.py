@@ -57,6 +57,8 @@ class StageReport:
     read: Counter[str] = field(default_factory=Counter)
     loaded: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    # Loaded copies of an id that a later copy in the same input replaced (a bundle repeating a shared Practitioner).
+    duplicates: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
     skipped_files: list[SkippedFile] = field(default_factory=list)
     files: int = 0
@@ -73,7 +75,9 @@ class StageReport:
             "files": self.files,
             "skipped_files": [{"file": s.file, "reason": s.reason} for s in self.skipped_files],
             "resources": {
-                t: {"read": self.read[t], "loaded": self.loaded[t], "rejected": self.rejected[t]} for t in types
+                t: {"read": self.read[t], "loaded": self.loaded[t], "rejected": self.rejected[t],
+                    "replaced_by_a_later_copy": self.duplicates[t]}
+                for t in types
             },
             "references": {"rewritten": self.references_rewritten, "unresolved": self.references_unresolved},
             "rejections": [
@@ -184,6 +188,9 @@ class _Writer:
             self.wh.create_table(self.schema, raw)
             target = f"{quote(self.schema)}.{quote(raw.name)}"
             source = f"{quote(self.incoming)}.{quote(raw.name)}"
+            copies = self.wh.fetch_scalar(f"SELECT count(*) - count(DISTINCT id) FROM {source}")
+            if copies:
+                self.report.duplicates[rtype] = int(copies)
             if self.wh.row_count(self.schema, raw.name):
                 self.wh.execute(f"DELETE FROM {target} WHERE id IN (SELECT id FROM {source})")
             self.wh.execute(
