@@ -193,12 +193,17 @@ class _Writer:
                 self.report.duplicates[rtype] = int(copies)
             if self.wh.row_count(self.schema, raw.name):
                 self.wh.execute(f"DELETE FROM {target} WHERE id IN (SELECT id FROM {source})")
+            columns = "id, resource, source_file, source_line, source_entry"
+            if not copies:
+                self.wh.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {source}")
+                continue
+            # The newest copy of each id, found on (id, seq) alone: no sort of the resources themselves.
             self.wh.execute(
-                f"""INSERT INTO {target} (id, resource, source_file, source_line, source_entry)
-                SELECT id, resource, source_file, source_line, source_entry
-                FROM (SELECT s.*, row_number() OVER (PARTITION BY id ORDER BY seq DESC) AS newest
-                      FROM {source} AS s) AS ranked
-                WHERE newest = 1"""
+                f"""INSERT INTO {target} ({columns})
+                SELECT s.id, s.resource, s.source_file, s.source_line, s.source_entry
+                FROM {source} AS s
+                JOIN (SELECT id, max(seq) AS seq FROM {source} GROUP BY id) AS newest
+                  ON newest.id = s.id AND newest.seq = s.seq"""
             )
 
 
