@@ -344,9 +344,12 @@ def _coverage(run: _Run, report: HarmonizeReport, top: int = 20) -> None:
     vocab = "coalesce(cs.vocabulary_id, e.code_system, '(no system)')"
     for row in run.wh.fetch_arrow(
         f"""SELECT {vocab} AS vocabulary, count(*) AS codes,
-                   sum(CASE WHEN e.source_concept_id <> 0 THEN 1 ELSE 0 END) AS source_mapped,
-                   sum(CASE WHEN e.concept_id <> 0 THEN 1 ELSE 0 END) AS standard_mapped
-            FROM {s}.event_coded AS e LEFT JOIN {s}.code_system AS cs ON cs.system = e.code_system
+                   sum(CASE WHEN cm.source_concept_id <> 0 THEN 1 ELSE 0 END) AS source_mapped,
+                   sum(CASE WHEN cm.concept_id <> 0 THEN 1 ELSE 0 END) AS standard_mapped
+            FROM {s}.event AS e
+            JOIN {s}.code_map AS cm
+              ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '')
+            LEFT JOIN {s}.code_system AS cs ON cs.system = e.code_system
             GROUP BY 1 ORDER BY 2 DESC"""
     ).to_pylist():
         report.coverage[str(row["vocabulary"])] = {
@@ -354,8 +357,11 @@ def _coverage(run: _Run, report: HarmonizeReport, top: int = 20) -> None:
         }
     report.top_unmapped = run.wh.fetch_arrow(
         f"""SELECT {vocab} AS vocabulary, e.code, count(*) AS n
-            FROM {s}.event_coded AS e LEFT JOIN {s}.code_system AS cs ON cs.system = e.code_system
-            WHERE e.concept_id = 0 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT {top}"""
+            FROM {s}.event AS e
+            JOIN {s}.code_map AS cm
+              ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '')
+            LEFT JOIN {s}.code_system AS cs ON cs.system = e.code_system
+            WHERE cm.concept_id = 0 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT {top}"""
     ).to_pylist()
 
 

@@ -83,11 +83,6 @@ LEFT JOIN (SELECT cr.concept_id_1, t.concept_id, t.domain_id
            WHERE cr.relationship_id = 'Maps to' AND cr.invalid_reason IS NULL) AS tc
   ON tc.concept_id_1 = sc.concept_id;
 
-CREATE TABLE {stage}.event_coded AS
-SELECT e.*, cm.source_concept_id, cm.concept_id, coalesce(cm.domain_id, e.default_domain) AS domain_id
-FROM {stage}.event AS e
-JOIN {stage}.code_map AS cm
-  ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '');
 
 CREATE TABLE {stage}.event_ready AS
 SELECT
@@ -111,7 +106,11 @@ SELECT
   v.omop_id AS visit_id,
   d.omop_id AS visit_detail_id,
   u.concept_id AS unit_concept_id
-FROM {stage}.event_coded AS c
+-- Each event with its concepts (code_map), not materialised: the coverage report joins the same way.
+FROM (SELECT e.*, cm.source_concept_id, cm.concept_id, coalesce(cm.domain_id, e.default_domain) AS domain_id
+      FROM {stage}.event AS e
+      JOIN {stage}.code_map AS cm
+        ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '')) AS c
 JOIN {map} AS p ON p.kind = 'person' AND p.source_id = c.patient_id
 LEFT JOIN {stage}.visit_key AS k ON k.id = c.encounter_id
 LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = k.visit_key
