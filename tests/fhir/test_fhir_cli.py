@@ -38,7 +38,7 @@ def test_load_fhir_stage_only_json(tmp_path: Path) -> None:
                cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["resources"]["Patient"] == {"read": 15, "loaded": 14, "rejected": 1}
+    assert report["resources"]["Patient"] == {"read": 15, "loaded": 14, "rejected": 1, "replaced_by_a_later_copy": 0}
     assert report["rejections"][0]["where"] == f"{bad}:2"
     assert "Patient.name: expected a list" in report["rejections"][0]["reason"]
     assert report["references"]["unresolved"] == {}
