@@ -1,5 +1,6 @@
 -- Prepared events (event.prepare.sql) into the table of their standard concept's domain. unit_concept_id is NULL
 -- when the source gives no unit, 0 when it gives one the vocabulary lacks.
+-- value_source_value prints a whole number without ".0": engines disagree on CAST(12.0 AS VARCHAR) ('12.0', '12').
 INSERT INTO {cdm}.condition_occurrence (
   condition_occurrence_id, person_id, condition_concept_id, condition_start_date, condition_start_datetime,
   condition_end_date, condition_end_datetime, condition_type_concept_id, visit_occurrence_id, visit_detail_id,
@@ -53,7 +54,9 @@ INSERT INTO {cdm}.measurement (
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 32817, e.value_number,
        CASE WHEN e.value_unit IS NOT NULL THEN coalesce(e.unit_concept_id, 0) END, e.value_unit, e.visit_id,
        e.visit_detail_id, e.code, e.source_concept_id,
-       coalesce(CAST(e.value_number AS VARCHAR), e.value_code, e.value_string)
+       coalesce(CASE WHEN e.value_number = floor(e.value_number) AND abs(e.value_number) < 1e15
+                     THEN CAST(CAST(e.value_number AS BIGINT) AS VARCHAR) ELSE CAST(e.value_number AS VARCHAR) END,
+                e.value_code, e.value_string)
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'measurement' AND m.source_id = e.row_key
 WHERE e.target_table = 'measurement';
@@ -66,7 +69,9 @@ INSERT INTO {cdm}.observation (
 SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 32817, e.value_number,
        substr(e.value_string, 1, 60), CASE WHEN e.value_unit IS NOT NULL THEN coalesce(e.unit_concept_id, 0) END,
        e.value_unit, e.visit_id, e.visit_detail_id, e.code,
-       e.source_concept_id, coalesce(CAST(e.value_number AS VARCHAR), e.value_code, e.value_string)
+       e.source_concept_id, coalesce(CASE WHEN e.value_number = floor(e.value_number) AND abs(e.value_number) < 1e15
+                     THEN CAST(CAST(e.value_number AS BIGINT) AS VARCHAR) ELSE CAST(e.value_number AS VARCHAR) END,
+                e.value_code, e.value_string)
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'observation' AND m.source_id = e.row_key
 WHERE e.target_table = 'observation'

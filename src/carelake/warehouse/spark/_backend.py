@@ -16,6 +16,9 @@ statement (`_statements.py` classifies it):
   surviving rows as a replacement) and swapped in at commit; outside a transaction each statement is its own.
 - While a transaction has staged writes, every statement reads a staged table through an overlay view
   (`_cl_tx_<schema>_<table>`), so a transaction sees its own writes as it would on DuckDB or PostgreSQL.
+- `CREATE TABLE schema.name AS SELECT` (canonical, or native as the SQL-on-FHIR views run it), `DROP TABLE` and
+  `DROP SCHEMA ... CASCADE`: a Parquet folder with its sidecar under the root, written at once like `create_table`
+  (Spark would otherwise make a managed table in its own warehouse folder, which this backend never reads).
 """
 
 from __future__ import annotations
@@ -23,14 +26,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
@@ -98,6 +103,8 @@ class SparkWarehouse(Warehouse):
         # Temporary tables: name (lower case) -> (scratch Parquet folder, Spark schema), read through a temp view.
         self._scratch = self.root / ".scratch" / uuid.uuid4().hex
         self._temp: dict[str, tuple[Path, Any]] = {}
+        # Spark schemas of warehouse tables written by SQL, by lower-case `schema.table` (dropped on re-register).
+        self._schemas: dict[str, Any] = {}
         self._register_existing()
 
     # -- catalog -----------------------------------------------------------------------------------
@@ -111,6 +118,7 @@ class SparkWarehouse(Warehouse):
 
     def _register(self, schema: str, table: str, columns_ddl: str) -> None:
         location = self.root / schema / table
+        self._schemas.pop(f"{schema}.{table}".lower(), None)
         self._execute(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
         self._execute(f"CREATE TABLE `{schema}`.`{table}` ({columns_ddl}) USING parquet LOCATION '{location}'")
 
@@ -130,11 +138,14 @@ class SparkWarehouse(Warehouse):
         self._register(schema, table.name, columns_ddl)
 
     def row_count(self, schema: str, table: str) -> int:
-        """From Parquet footers: no Spark job for a number the files already hold."""
+        """From Parquet footers (no Spark job for a number the files already hold), with this transaction's writes."""
         folder = self.root / schema / table
         if not (folder / _SIDECAR).exists():
             return super().row_count(schema, table)
-        return sum(int(pq.ParquetFile(p).metadata.num_rows) for p in folder.glob("*.parquet"))
+        key = self._staged_keys().get(f"{schema}.{table}".lower())
+        if key is not None:
+            return self._count(schema, table, self._staged[key])
+        return _footer_rows(folder)
 
     def list_tables(self, schema: str) -> list[str]:
         folder = self.root / schema
@@ -218,20 +229,110 @@ class SparkWarehouse(Warehouse):
             if not isinstance(table, exp.Table):
                 return False
             columns = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
-            source = self.spark.sql(self._render(tree.expression))
-            return self._insert(table, columns, source)
+            return self._insert(table, columns, self._render(tree.expression))
         if isinstance(tree, exp.Delete) and isinstance(tree.this, exp.Table):
             where = tree.args.get("where")
             cond = self._render(where.this) if isinstance(where, exp.Where) else "TRUE"
             return self._delete(tree.this, cond)
+        if isinstance(tree, exp.Create) and tree.args.get("kind") == "TABLE" and isinstance(tree.expression, exp.Query):
+            target = tree.this
+            if not isinstance(target, exp.Table) or not target.db:
+                return False
+            return self._create_as(target.db, target.name, self._render(tree.expression), bool(tree.args.get("exists")))
         if isinstance(tree, exp.Drop) and tree.args.get("kind") == "TABLE":
             tables = tree.args.get("tables") or [tree.this]
-            if not all(isinstance(t, exp.Table) and not t.db and t.name.lower() in self._temp for t in tables):
+            if all(isinstance(t, exp.Table) and not t.db and t.name.lower() in self._temp for t in tables):
+                for t in tables:
+                    self._drop_temp(t.name.lower())
+                return True
+            if len(tables) == 1 and isinstance(tables[0], exp.Table) and tables[0].db:
+                return self._drop_table(tables[0].db, tables[0].name, bool(tree.args.get("exists")))
+            return False
+        if isinstance(tree, exp.Drop) and tree.args.get("kind") == "SCHEMA":
+            tables = tree.args.get("tables") or [tree.this]
+            if len(tables) != 1 or not isinstance(tables[0], exp.Table):
                 return False
-            for t in tables:
-                self._drop_temp(t.name.lower())
+            name = tables[0].db or tables[0].name
+            self._drop_schema(name, exists=bool(tree.args.get("exists")), cascade=bool(tree.args.get("cascade")))
             return True
         return False
+
+    def execute_native(self, native_sql: str) -> None:
+        """Native SQL; `CREATE TABLE s.t AS SELECT` and `DROP TABLE s.t` still make and remove Parquet folders."""
+        if m := _NATIVE_CTAS.match(native_sql):
+            schema, name = _native_name(m["target"])
+            if schema is not None and self._create_as(schema, name, m["query"], exists_ok=False):
+                return
+        elif m := _NATIVE_DROP.match(native_sql):
+            schema, name = _native_name(m["target"])
+            if schema is not None and self._drop_table(schema, name, bool(m["exists"])):
+                return
+        super().execute_native(native_sql)
+
+    # -- tables made and dropped by SQL ---------------------------------------------------------------
+    def _schema_dir(self, schema: str) -> Path:
+        folder = self.root / schema
+        if folder.parent != self.root or schema[:1] in {".", "_", ""} or not schema.isidentifier():
+            raise WarehouseError(f"Spark: {schema!r} is not a schema name this warehouse can hold")
+        return folder
+
+    def _create_as(self, schema: str, name: str, query: str, exists_ok: bool) -> bool:
+        """`CREATE TABLE schema.name AS query` as a Parquet folder with its sidecar, registered at once."""
+        folder = self._schema_dir(schema) / name.lower()
+        if (folder / _SIDECAR).exists():
+            if exists_ok:
+                return True
+            raise WarehouseError(f"Spark: table {schema}.{name} already exists")
+        if not folder.parent.is_dir():
+            raise WarehouseError(f"Spark: schema {schema} does not exist")
+        from pyspark.sql.types import NullType
+
+        rows = self.spark.sql(query)
+        # Parquet has no type for a column of bare NULLs; DuckDB and PostgreSQL make it text too.
+        if any(isinstance(f.dataType, NullType) for f in rows.schema.fields):
+            rows = rows.selectExpr(
+                *[
+                    f"CAST(`{f.name}` AS STRING) AS `{f.name}`" if isinstance(f.dataType, NullType) else f"`{f.name}`"
+                    for f in rows.schema.fields
+                ]
+            )
+        shutil.rmtree(folder, ignore_errors=True)  # a leftover of an interrupted run, never a registered table
+        rows.write.parquet(str(folder))
+        columns_ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in rows.schema.fields)
+        (folder / _SIDECAR).write_text(json.dumps({"ddl": columns_ddl}))
+        self._register(schema, name.lower(), columns_ddl)
+        return True
+
+    def _drop_table(self, schema: str, name: str, if_exists: bool) -> bool:
+        """Drop a Parquet table: catalog entry, folder and whatever this transaction staged for it."""
+        folder = self._schema_dir(schema) / name.lower()
+        if not (folder / _SIDECAR).exists():
+            return False  # not ours (a view, or nothing): Spark says what it is
+        self._unstage(lambda s: s.schema.lower() == schema.lower() and s.name.lower() == name.lower())
+        self._execute(f"DROP TABLE IF EXISTS `{schema}`.`{name}`")
+        self._schemas.pop(f"{schema}.{name}".lower(), None)
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
+    def _drop_schema(self, schema: str, *, exists: bool, cascade: bool) -> None:
+        folder = self._schema_dir(schema)
+        if not folder.is_dir():
+            if not exists:
+                raise WarehouseError(f"Spark: schema {schema} does not exist")
+            self._execute(f"DROP DATABASE IF EXISTS `{schema}` CASCADE")
+            return
+        if not cascade and any(folder.iterdir()):
+            raise WarehouseError(f"Spark: schema {schema} is not empty (DROP SCHEMA ... CASCADE drops its tables)")
+        self._unstage(lambda s: s.schema.lower() == schema.lower())
+        self._schemas = {k: v for k, v in self._schemas.items() if not k.startswith(f"{schema.lower()}.")}
+        self._execute(f"DROP DATABASE IF EXISTS `{schema}` CASCADE")
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def _unstage(self, which: Callable[[_Staged], bool]) -> None:
+        """Forget this transaction's writes to tables about to be dropped."""
+        for key in [k for k, s in self._staged.items() if which(s)]:
+            self.spark.catalog.dropTempView(_overlay_name(key))
+            shutil.rmtree(self._staged.pop(key).path, ignore_errors=True)
 
     def _target(self, table: exp.Table) -> tuple[str, str | None, Any] | None:
         """(name, schema or None for a temporary table, Spark schema) of a table written by SQL; None: not ours."""
@@ -241,26 +342,26 @@ class SparkWarehouse(Warehouse):
         schema, name = table.db, table.name.lower()
         if not (self.root / schema / name / _SIDECAR).exists():
             return None
-        return name, schema, self.spark.table(f"`{schema}`.`{name}`").schema
+        key = f"{schema}.{name}".lower()
+        if key not in self._schemas:
+            self._schemas[key] = self.spark.table(f"`{schema}`.`{name}`").schema
+        return name, schema, self._schemas[key]
 
-    def _insert(self, table: exp.Table, columns: list[str] | None, source: Any) -> bool:
+    def _insert(self, table: exp.Table, columns: list[str] | None, query: str) -> bool:
         target = self._target(table)
         if target is None:
             return False
         name, schema, struct = target
-        from pyspark.sql import functions as sf
-
+        # One SQL projection (not a DataFrame call per column): source columns by position, cast to the table's.
         names = columns if columns is not None else struct.fieldNames()
-        source = source.toDF(*names)
-        given = {n.lower(): n for n in names}
-        rows = source.select(
-            *[
-                (sf.col(f"`{given[f.name.lower()]}`") if f.name.lower() in given else sf.lit(None))
-                .cast(f.dataType)
-                .alias(f.name)
-                for f in struct.fields
-            ]
+        given = {n.lower(): i for i, n in enumerate(names)}
+        select = ", ".join(
+            f"CAST({f'`_src`.`_c{given[f.name.lower()]}`' if f.name.lower() in given else 'NULL'} "
+            f"AS {f.dataType.simpleString()}) AS `{f.name}`"
+            for f in struct.fields
         )
+        aliases = ", ".join(f"`_c{i}`" for i in range(len(names)))
+        rows = self.spark.sql(f"SELECT {select} FROM ({query}) AS `_src`({aliases})")
         if schema is None:
             self._write_temp(name, rows, append=True)
         else:
@@ -273,12 +374,18 @@ class SparkWarehouse(Warehouse):
             return False
         name, schema, _ = target
         alias = table.alias or table.name
+        # Nothing to delete from an empty table: the footers say so without a Spark job (a first load's case).
         if schema is None:
+            if _footer_rows(self._temp[name][0]) == 0:
+                return True
             keep = self.spark.sql(f"SELECT * FROM `{name}` AS `{alias}` WHERE NOT COALESCE({cond}, FALSE)")
             self._write_temp(name, keep)
         else:
             key = f"{schema}.{name}".lower()
-            current = _overlay_name(key) if key in self._staged_keys() else f"`{schema}`.`{name}`"
+            staged_key = self._staged_keys().get(key)
+            if self._count(schema, name, None if staged_key is None else self._staged[staged_key]) == 0:
+                return True
+            current = _overlay_name(key) if staged_key is not None else f"`{schema}`.`{name}`"
             keep = self.spark.sql(f"SELECT * FROM {current} AS `{alias}` WHERE NOT COALESCE({cond}, FALSE)")
             self._stage(schema, name, keep, "replace")
         return True
@@ -304,7 +411,8 @@ class SparkWarehouse(Warehouse):
         staged = self._staged[key]
         live = self.spark.table(f"`{staged.schema}`.`{staged.name}`")
         rows = self.spark.read.schema(live.schema).parquet(str(staged.path))
-        if staged.mode == "append":
+        # The live rows cannot change before the commit: when there are none, the overlay need not scan them.
+        if staged.mode == "append" and _footer_rows(self.root / staged.schema / staged.name) > 0:
             rows = live.unionByName(rows)
         rows.createOrReplaceTempView(_overlay_name(key))
 
@@ -392,10 +500,11 @@ class SparkWarehouse(Warehouse):
                 return 0
             current = self._current(schema, table.name, staged)
             new = f"parquet.`{incoming}`"
+            existing = 0 if mode == "replace" else self._count(schema, table.name, staged)
             if mode == "replace":
-                self._check_unique(table, new)
+                _check_unique_local(table, incoming)
                 self._staged[key] = _Staged(schema, table.name, incoming, "replace")
-            elif mode == "upsert" and table.row_key and self._count(schema, table.name, staged) > 0:
+            elif mode == "upsert" and table.row_key and existing > 0:
                 merged = self._tx / f"{key}.{uuid.uuid4().hex[:8]}.merged"
                 keys = " AND ".join(f"o.`{k}` = n.`{k}`" for k in table.row_key)
                 self.spark.sql(
@@ -404,7 +513,10 @@ class SparkWarehouse(Warehouse):
                 self._check_unique(table, f"parquet.`{merged}`")
                 self._staged[key] = _Staged(schema, table.name, merged, "replace")
             else:
-                self._check_unique(table, f"(SELECT * FROM {current} UNION ALL SELECT * FROM {new})")
+                if existing == 0:
+                    _check_unique_local(table, incoming)  # only the incoming rows: no Spark job needed
+                else:
+                    self._check_unique(table, f"(SELECT * FROM {current} UNION ALL SELECT * FROM {new})")
                 if staged is None:
                     self._staged[key] = _Staged(schema, table.name, incoming, "append")
                 else:
@@ -423,11 +535,10 @@ class SparkWarehouse(Warehouse):
         return f"(SELECT * FROM {live} UNION ALL SELECT * FROM parquet.`{staged.path}`)"
 
     def _count(self, schema: str, table: str, staged: _Staged | None) -> int:
-        files = [] if staged is None else list(staged.path.glob("*.parquet"))
-        own = sum(int(pq.ParquetFile(p).metadata.num_rows) for p in files)
+        own = 0 if staged is None else _footer_rows(staged.path)
         if staged is not None and staged.mode == "replace":
             return own
-        return own + self.row_count(schema, table)
+        return own + _footer_rows(self.root / schema / table)
 
     def _check_unique(self, table: TableSchema, source: str) -> None:
         """Spark enforces no keys, so check the primary key the way the other engines would."""
@@ -459,6 +570,34 @@ def _write_parquet(folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordB
         if writer is not None:
             writer.close()
     return written
+
+
+_IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
+_NATIVE_CTAS = re.compile(rf"\s*CREATE\s+TABLE\s+(?P<target>{_IDENT}(?:\.{_IDENT})?)\s+AS\s+(?P<query>.*)", re.S | re.I)
+_NATIVE_DROP = re.compile(
+    rf"\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?(?P<target>{_IDENT}(?:\.{_IDENT})?)\s*;?\s*$", re.S | re.I
+)
+
+
+def _native_name(target: str) -> tuple[str | None, str]:
+    """(schema or None, table) of a native, possibly backquoted, table name."""
+    parts = [p[1:-1] if p.startswith("`") else p for p in re.findall(_IDENT, target)]
+    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+
+
+def _check_unique_local(table: TableSchema, folder: Path) -> None:
+    """The primary-key check on rows just written from Arrow: they came through this process, so read them here."""
+    if not table.primary_key:
+        return
+    keys = list(table.primary_key)
+    counts = pq.read_table(folder, columns=keys).group_by(keys).aggregate([([], "count_all")])
+    dup = counts.filter(pc.greater(counts["count_all"], 1))
+    if dup.num_rows:
+        raise PrimaryKeyViolation(table.name, table.primary_key, ", ".join(str(dup[k][0].as_py()) for k in keys))
+
+
+def _footer_rows(folder: Path) -> int:
+    return sum(int(pq.ParquetFile(p).metadata.num_rows) for p in folder.glob("*.parquet"))
 
 
 def _parse_single(query: str) -> exp.Expr | None:
