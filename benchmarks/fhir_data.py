@@ -131,15 +131,8 @@ def _replicas(templates: list[Template], n: int, at_least_replicas: int = 0) -> 
         replica += 1
 
 
-def generate(out: Path, n_observations: int, n_patients: int = 0, source: Path = SOURCE) -> dict[str, Any]:
-    """Write the NDJSON files into `out` and return the manifest; `cached` is true when they were there already.
-
-    Patients: every replica of the sources that the Observations use, then further replicas (Patients without
-    Observations) up to `n_patients` if that is more.
-    """
-    manifest_path = out / "manifest.json"
-    wanted: dict[str, Any] = {"version": FORMAT_VERSION, "observations": n_observations, "min_patients": n_patients}
-    wanted["source"] = str(source)
+def reuse_or_clear(out: Path, manifest_path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest of files already made with the `wanted` arguments (marked `cached`); else an emptied `out`."""
     if manifest_path.exists():
         manifest: dict[str, Any] = json.loads(manifest_path.read_text())
         if all(manifest.get(k) == v for k, v in wanted.items()) and all(
@@ -150,6 +143,20 @@ def generate(out: Path, n_observations: int, n_patients: int = 0, source: Path =
     manifest_path.unlink(missing_ok=True)
     for old in out.glob("*.ndjson"):
         old.unlink()
+    return None
+
+
+def generate(out: Path, n_observations: int, n_patients: int = 0, source: Path = SOURCE) -> dict[str, Any]:
+    """Write the NDJSON files into `out` and return the manifest; `cached` is true when they were there already.
+
+    Patients: every replica of the sources that the Observations use, then further replicas (Patients without
+    Observations) up to `n_patients` if that is more.
+    """
+    manifest_path = out / "manifest.json"
+    wanted: dict[str, Any] = {"version": FORMAT_VERSION, "observations": n_observations, "min_patients": n_patients}
+    wanted["source"] = str(source)
+    if (cached := reuse_or_clear(out, manifest_path, wanted)) is not None:
+        return cached
     patients, observations = read_sources(source)
     obs_writer = _Writer(out, "Observation")
     replicas = 0

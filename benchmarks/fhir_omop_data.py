@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from fhir_data import SOURCE, Template  # benchmarks/ is on sys.path: it is the running script's folder
+from fhir_data import SOURCE, Template, reuse_or_clear  # benchmarks/ is on sys.path: it is the running script's folder
 
 OUT = Path("/work/scratch/bench/fhir_omop")
 LINES_PER_FILE = 200_000
@@ -114,16 +114,8 @@ def generate(out: Path, resources: int, *, billing: bool = False, source: Path =
     manifest_path = out.parent / f"{out.name}.manifest.json"  # beside, not in: the folder holds only FHIR
     wanted: dict[str, Any] = {"version": FORMAT_VERSION, "requested": resources, "billing": billing}
     wanted["source"] = str(source)
-    if manifest_path.exists():
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-        if all(manifest.get(k) == v for k, v in wanted.items()) and all(
-            (out / name).exists() for name in manifest["files"]
-        ):
-            return {**manifest, "cached": True}
-    out.mkdir(parents=True, exist_ok=True)
-    manifest_path.unlink(missing_ok=True)
-    for old in out.glob("*.ndjson"):
-        old.unlink()
+    if (cached := reuse_or_clear(out, manifest_path, wanted)) is not None:
+        return cached
     units = read_units(source, billing)
     writers = _Writers(out)
     written = patients = 0

@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import threading
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import fhir_omop_data  # benchmarks/ is on sys.path: it is the running script's folder
+import peer_venv
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
@@ -139,20 +139,7 @@ def arm_duckdb(input_dir: Path, db: Path) -> dict[str, Any]:
 
 def peer_python() -> Path:
     """pyomop's interpreter: `_work/venv-pyomop`, (re)made with uv when missing or when its requirements changed."""
-    python = VENV / "bin" / "python"
-    wanted = REQUIREMENTS.read_text()
-    stamp = VENV / "requirements.txt"
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return python
-    uv = shutil.which("uv")
-    if uv is None:
-        raise SystemExit("the pyomop arm needs uv to make its virtualenv: python3 -m pip install uv")
-    print(f"installing pyomop into {VENV} (once) ...", flush=True)
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([uv, "venv", "-q", "--python", "python3.11", str(VENV)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), "-r", str(REQUIREMENTS)], check=True)
-    stamp.write_text(wanted)
-    return python
+    return peer_venv.peer_python(VENV, REQUIREMENTS, "pyomop")
 
 
 def _tree_rss(root: int) -> int:

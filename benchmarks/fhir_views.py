@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import fhir_data  # benchmarks/ is on sys.path: it is the running script's folder
+import peer_venv
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
@@ -170,21 +171,7 @@ def arm(name: str, view_name: str, input_dir: Path, db: Path, repeat: int) -> di
 
 def peer_python() -> Path:
     """The peers' interpreter: `peers/.venv`, (re)made with uv when missing or when requirements.txt changed."""
-    python = VENV / "bin" / "python"
-    wanted = (PEERS / "requirements.txt").read_text()
-    stamp = VENV / "requirements.txt"
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return python
-    uv = shutil.which("uv")
-    if uv is None:
-        raise SystemExit("the peer arms need uv to make peers/.venv: python3 -m pip install uv")
-    print(f"installing the peers into {VENV} (once) ...", flush=True)
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([uv, "venv", "-q", "--python", "python3.11", str(VENV)], check=True)
-    requirements = str(PEERS / "requirements.txt")
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), "-r", requirements], check=True)
-    stamp.write_text(wanted)
-    return python
+    return peer_venv.peer_python(VENV, PEERS / "requirements.txt", "the peers")
 
 
 def prepare_input(data: Path, manifest: dict[str, Any], into: Path, resource: str, limit: int | None) -> int:
