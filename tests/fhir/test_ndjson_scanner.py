@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -133,13 +132,3 @@ def test_a_shape_is_vouched_for_only_when_the_resource_passes(resource: dict[str
     shape = json.loads(duck.execute("SELECT json_structure(?)", [json.dumps(resource)]).fetchone()[0])
     if shape_fits(shape, "Patient"):
         assert check_resource(resource, "Patient") is None
-
-
-def test_shared_samples_if_present(tmp_path: Path) -> None:
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "synthea-fhir" / "bulk-ndjson-10-patients"
-    if not shared.is_dir():
-        pytest.skip("../shared is absent")
-    copy = tmp_path / "bulk"
-    shutil.copytree(shared, copy)
-    (fast, fast_store), (slow, slow_store) = _both(tmp_path, [copy])
-    assert fast == slow and fast_store == slow_store

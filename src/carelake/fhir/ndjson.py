@@ -75,11 +75,9 @@ class Chunk:
 class NdjsonScanner:
     """Reads NDJSON files in chunks through an in-memory DuckDB; remembers every structure it has judged."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self) -> None:
         # It only ever holds one chunk; a bound keeps DuckDB from caching towards its default of 80% of RAM.
         self.con = duckdb.connect(":memory:", config={"memory_limit": "1GB"})
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("CREATE TEMP TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
         self.judged: set[tuple[str, int]] = set()
 
