@@ -14,12 +14,14 @@ import gzip
 import json
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from carelake.fhir.model import r4
 from carelake.fhir.validate import shape_fits
@@ -30,27 +32,25 @@ __all__ = ["Chunk", "NdjsonScanner"]
 
 _CHUNK_BYTES = 16 << 20
 _BATCH_ROWS = 2048
+# One parse finds type, id and identifiers (`try` turns malformed JSON into NULL); json_structure is the second.
+# The type and id come out as JSON text and are unquoted apart: an id that is not a JSON string is no key.
 _CLASSIFY = r"""
 CREATE OR REPLACE TEMP TABLE lines AS
-SELECT n, v[1] AS rt, v[2] AS id,
-       CASE WHEN obj THEN json_type(line, '$.id') = 'VARCHAR' AND v[2] <> '' ELSE false END AS keyed,
-       CASE WHEN obj THEN hash(json_structure(line)) END AS h,
+SELECT n, line, json_extract_string(v[1], '$') AS rt, id, coalesce(id <> '', false) AS keyed,
+       CASE WHEN v IS NOT NULL THEN hash(json_structure(line)) END AS h,
        regexp_matches(line, '"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)') AS pending,
        contains(line, 'null') AND regexp_matches(line, '[\[,]\s*null\s*[,\]]') AS null_item,
-       CASE WHEN obj AND contains(line, '"identifier"') THEN json_extract(line, '$.identifier')::VARCHAR END
-           AS identifiers
-FROM (SELECT n, line, v, v IS NOT NULL AND starts_with(line, '{') AS obj
+       CAST(v[3] AS VARCHAR) AS identifiers
+FROM (SELECT n, line, v, CASE WHEN starts_with(v[2], '"') THEN json_extract_string(v[2], '$') END AS id
       FROM (SELECT n, line,
-                   CASE WHEN json_valid(line) THEN json_extract_string(line, ['$.resourceType', '$.id']) END AS v
+                   CASE WHEN starts_with(line, '{')
+                        THEN try(json_extract(line, ['$.resourceType', '$.id', '$.identifier'])) END AS v
             FROM chunk WHERE line <> '') AS t) AS p
 """
-_ROUTE = """
-CREATE OR REPLACE TEMP TABLE routed AS
-SELECT l.*, c.line, CASE WHEN l.keyed AND NOT l.null_item AND coalesce(s.ok, false)
-                 THEN CASE WHEN l.pending THEN 'pending' ELSE 'fast' END
-                 ELSE 'slow' END AS route
-FROM lines AS l JOIN chunk AS c ON c.n = l.n LEFT JOIN shapes AS s ON s.rt = l.rt AND s.h = l.h
-"""
+# A line goes as it is when it has a key, no null list item and a structure judged to fit; with references to
+# rewrite it is pending; everything else takes the full Python check.
+_FAST = "l.keyed AND NOT l.null_item AND coalesce(s.ok, false)"
+_JUDGED = "lines AS l LEFT JOIN shapes AS s ON s.rt = l.rt AND s.h = l.h"
 
 
 @dataclass
@@ -85,64 +85,56 @@ class NdjsonScanner:
         self.con.close()
 
     def scan(self, path: Path) -> Iterator[Chunk]:
-        """Chunks of `path` in order; line numbers count every line of the file, blank ones too."""
+        """Chunks of `path` in order; line numbers count every line of the file, blank ones too.
+
+        The next chunk is read and decoded on a second thread while DuckDB classifies this one (DuckDB lets go of
+        Python's lock while it works), so the two take turns on the cores less.
+        """
         file = str(path)
-        number = 0
-        with _open_binary(path) as f:
-            while True:
-                data = f.read(_CHUNK_BYTES)
-                if not data:
-                    break
-                if not data.endswith(b"\n"):
-                    data += f.readline()
-                lines, bad = _decode(data)
-                if lines and lines[-1] == "" and data.endswith(b"\n"):
-                    lines.pop()
-                chunk = self._route(file, number, lines)
-                for i, reason in bad:
-                    chunk.unreadable.append((number + i + 1, reason))
-                number += len(lines)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="carelake-read") as pool:
+            pieces = _pieces(path)
+            ahead = pool.submit(next, pieces, None)
+            while (piece := ahead.result()) is not None:
+                ahead = pool.submit(next, pieces, None)
+                first, table, bad = piece
+                chunk = self._route(file, table)
+                chunk.unreadable.extend((first + i + 1, reason) for i, reason in bad)
                 yield chunk
 
-    def _route(self, file: str, first: int, lines: list[str | None]) -> Chunk:
+    def _route(self, file: str, table: pa.Table) -> Chunk:
         con = self.con
-        whole = pa.table(
-            {"n": pa.array(range(first + 1, first + 1 + len(lines)), pa.int64()), "line": pa.array(lines, pa.string())}
-        )
-        # Several record batches, so DuckDB scans the chunk on every core (one batch is one thread).
-        table = pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema)
         con.register("chunk", table)
         try:
             con.execute(_CLASSIFY)
-            self._judge()
-            con.execute(_ROUTE)
         finally:
             con.unregister("chunk")
-        chunk = Chunk(lines=int(con.execute("SELECT count(*) FROM routed").fetchone()[0]))  # type: ignore[index]
-        for rt, count in con.execute("SELECT rt, count(*) FROM routed WHERE route = 'fast' GROUP BY rt").fetchall():
-            rows = con.sql(
-                """SELECT id, line AS resource, ? AS source_file, n AS source_line,
-                          CAST(NULL AS INTEGER) AS source_entry
-                   FROM routed WHERE route = 'fast' AND rt = ? ORDER BY n""",
-                params=[file, rt],
-            ).to_arrow_table()
-            chunk.fast[str(rt)] = (rows, int(count))
-        chunk.pending = [
-            (str(rt), str(rid), int(n), str(text))
-            for rt, rid, n, text in con.execute(
-                "SELECT rt, id, n, line FROM routed WHERE route = 'pending' ORDER BY n"
-            ).fetchall()
-        ]
-        chunk.slow = [
-            (int(n), str(text))
-            for n, text in con.execute("SELECT n, line FROM routed WHERE route = 'slow' ORDER BY n").fetchall()
-        ]
-        chunk.identifiers = [
-            (int(n), str(rt), str(rid), json.loads(ids))
-            for n, rt, rid, ids in con.execute(
-                "SELECT n, rt, id, identifiers FROM routed WHERE route <> 'slow' AND identifiers IS NOT NULL ORDER BY n"
-            ).fetchall()
-        ]
+        self._judge()
+        chunk = Chunk(lines=int(con.execute("SELECT count(*) FROM lines").fetchall()[0][0]))
+        fast = con.sql(
+            f"SELECT l.rt, l.id, l.line AS resource, l.n AS source_line FROM {_JUDGED} "
+            f"WHERE {_FAST} AND NOT l.pending ORDER BY l.n"
+        ).to_arrow_table()
+        types = fast.column("rt").unique().to_pylist() if fast.num_rows else []
+        for rt in types:
+            rows = fast if len(types) == 1 else fast.filter(pc.equal(fast.column("rt"), rt))
+            rows = rows.drop_columns(["rt"])
+            k = rows.num_rows
+            rows = rows.add_column(2, "source_file", pa.repeat(pa.scalar(file, pa.string()), k))
+            rows = rows.append_column("source_entry", pa.nulls(k, pa.int32()))
+            chunk.fast[str(rt)] = (rows, k)
+        rest = con.execute(
+            f"""SELECT l.n, l.rt, l.id, CASE WHEN {_FAST} THEN 'pending' ELSE 'slow' END AS route,
+                       CASE WHEN {_FAST} AND NOT l.pending THEN NULL ELSE l.line END AS line, l.identifiers
+                FROM {_JUDGED} WHERE NOT ({_FAST}) OR l.pending OR l.identifiers IS NOT NULL ORDER BY l.n"""
+        ).fetchall()
+        for n, rt, rid, route, text, ids in rest:
+            if text is not None:
+                if route == "pending":
+                    chunk.pending.append((str(rt), str(rid), int(n), str(text)))
+                else:
+                    chunk.slow.append((int(n), str(text)))
+            if ids is not None and route != "slow":
+                chunk.identifiers.append((int(n), str(rt), str(rid), json.loads(ids)))
         return chunk
 
     def _judge(self) -> None:
@@ -161,16 +153,36 @@ class NdjsonScanner:
             ok = False
             if model.is_resource(rt):
                 row = con.execute(
-                    "SELECT json_structure(c.line) FROM lines AS l JOIN chunk AS c ON c.n = l.n "
-                    "WHERE l.rt = ? AND l.h = ? LIMIT 1",
+                    "SELECT json_structure(line) FROM lines WHERE rt = ? AND h = ? LIMIT 1",
                     [rt, h],
-                ).fetchone()
-                ok = row is not None and shape_fits(json.loads(row[0]), rt)
+                ).fetchall()
+                ok = bool(row) and shape_fits(json.loads(row[0][0]), rt)
             verdicts.append((rt, h, ok))
             self.judged.add((rt, h))
         if verdicts:
             con.executemany("INSERT INTO shapes VALUES (?, ?, ?)", verdicts)
             log.debug("judged %d new structures (%d fit)", len(verdicts), sum(v[2] for v in verdicts))
+
+
+def _pieces(path: Path) -> Iterator[tuple[int, pa.Table, list[tuple[int, str]]]]:
+    """The file in chunks of whole lines: (lines before it, a table of line number and text, unreadable lines)."""
+    number = 0
+    with _open_binary(path) as f:
+        while data := f.read(_CHUNK_BYTES):
+            if not data.endswith(b"\n"):
+                data += f.readline()
+            lines, bad = _decode(data)
+            if lines and lines[-1] == "" and data.endswith(b"\n"):
+                lines.pop()
+            whole = pa.table(
+                {
+                    "n": pa.array(range(number + 1, number + 1 + len(lines)), pa.int64()),
+                    "line": pa.array(lines, pa.string()),
+                }
+            )
+            # Several record batches, so DuckDB scans the chunk on every core (one batch is one thread).
+            yield number, pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema), bad
+            number += len(lines)
 
 
 def _open_binary(path: Path) -> IO[bytes]:

@@ -32,6 +32,7 @@ __all__ = ["FHIR_SCHEMA", "StageReport", "raw_table", "stage_fhir"]
 
 FHIR_SCHEMA = "fhir"
 _FLUSH_ROWS = 20_000
+_COLUMNS = "id, resource, source_file, source_line, source_entry"
 
 
 def raw_table(resource_type: str) -> TableSchema:
@@ -45,7 +46,8 @@ def raw_table(resource_type: str) -> TableSchema:
             Column("source_line", "bigint"),
             Column("source_entry", "integer"),
         ),
-        primary_key=("id",),
+        # No primary-key index: staging keeps one copy per id by construction, and an index over millions of ids
+        # made writing the raw store half again slower than the write itself.
         row_key=("id",),
     )
 
@@ -89,11 +91,12 @@ class StageReport:
 
 
 class _Writer:
-    """Everything read goes to per-type incoming tables, numbered in input order; at the end each type is upserted
-    once, the last copy of an id in the input winning.
+    """Rows go straight to the raw store for a type it has no table for yet (a first load), else to a per-type
+    incoming table numbered in input order; at the end each type keeps one copy per id, the last in the input.
 
     One upsert per type at the end, not one per batch: a per-batch upsert probes the whole table each time, which
-    grows with the square of the load.
+    grows with the square of the load. Writing a new type straight to the raw store spares a second copy of every
+    resource's text; its rare repeated ids are settled at the end.
     """
 
     def __init__(self, wh: Warehouse, report: StageReport, schema: str) -> None:
@@ -103,6 +106,9 @@ class _Writer:
         self.report = report
         self.buffers: dict[str, list[tuple[str, str, str, int | None, int | None, int]]] = {}
         self.created: set[str] = set()
+        # Types written straight to the raw store; the rest go through incoming tables.
+        self.direct: set[str] = set()
+        self.existing: set[str] | None = None
         self.files: dict[str, int] = {}
         # Writes run on one worker thread, in order, while the next chunk is being read and parsed: both are
         # engine work that releases the GIL, so a load uses two cores instead of taking turns on one.
@@ -148,42 +154,53 @@ class _Writer:
 
     def add_arrow(self, rtype: str, rows: pa.Table, lines: int, file: str) -> None:
         """Rows already in the raw store's layout (from the NDJSON scanner, all from `file`)."""
-        self._create(rtype)
-        table = _incoming_table(rtype)
-        base = pa.scalar(self.files[file] << 32, pa.int64())
-        rows = rows.append_column("seq", pc.add(rows.column("source_line").cast(pa.int64()), base))
+        schema, table = self._create(rtype)
+        if schema == self.incoming:
+            base = pa.scalar(self.files[file] << 32, pa.int64())
+            rows = rows.append_column("seq", pc.add(rows.column("source_line").cast(pa.int64()), base))
         batches = rows.cast(table.arrow_schema).to_batches()
-        self._submit(lambda: self._append(table, batches))
+        self._submit(lambda: self._append(schema, table, batches))
         self.report.loaded[rtype] += lines
 
-    def _append(self, table: TableSchema, batches: list[pa.RecordBatch]) -> None:
-        self.wh.write_table(self.incoming, table, batches, mode="append")
+    def _append(self, schema: str, table: TableSchema, batches: list[pa.RecordBatch]) -> None:
+        self.wh.write_table(schema, table, batches, mode="append")
 
-    def _create(self, rtype: str) -> None:
+    def _create(self, rtype: str) -> tuple[str, TableSchema]:
+        """Where `rtype`'s rows go: the raw store if it had no table for the type, else an incoming table."""
         if rtype not in self.created:
             self.wait()
-            self.wh.create_table(self.incoming, _incoming_table(rtype))
+            if self.existing is None:
+                self.existing = set(self.wh.list_tables(self.schema))
+            if raw_table(rtype).name in self.existing:
+                self.wh.create_table(self.incoming, _incoming_table(rtype))
+            else:
+                self.wh.create_table(self.schema, raw_table(rtype))
+                self.direct.add(rtype)
             self.created.add(rtype)
+        if rtype in self.direct:
+            return self.schema, raw_table(rtype)
+        return self.incoming, _incoming_table(rtype)
 
     def flush(self, resource_type: str) -> None:
         rows = self.buffers.pop(resource_type, None)
         if not rows:
             return
-        table = _incoming_table(resource_type)
-        self._create(resource_type)
-        columns = list(zip(*rows, strict=True))
+        schema, table = self._create(resource_type)
+        columns = list(zip(*rows, strict=True))  # the last, seq, is left out when the table has no such column
         batch = pa.record_batch(
-            [pa.array(col, field.type) for col, field in zip(columns, table.arrow_schema, strict=True)],
+            [pa.array(col, field.type) for col, field in zip(columns, table.arrow_schema, strict=False)],
             schema=table.arrow_schema,
         )
-        self._submit(lambda: self._append(table, [batch]))
+        self._submit(lambda: self._append(schema, table, [batch]))
 
     def finish(self) -> None:
         """Upsert each type's incoming rows into the raw store: one pass per type, the newest copy of an id kept."""
         for resource_type in list(self.buffers):
             self.flush(resource_type)
         self.wait()
-        for rtype in sorted(self.created):
+        for rtype in sorted(self.direct):
+            self._settle_copies(rtype)
+        for rtype in sorted(self.created - self.direct):
             raw = raw_table(rtype)
             self.wh.create_table(self.schema, raw)
             target = f"{quote(self.schema)}.{quote(raw.name)}"
@@ -193,18 +210,45 @@ class _Writer:
                 self.report.duplicates[rtype] = int(copies)
             if self.wh.row_count(self.schema, raw.name):
                 self.wh.execute(f"DELETE FROM {target} WHERE id IN (SELECT id FROM {source})")
-            columns = "id, resource, source_file, source_line, source_entry"
-            if not copies:
-                self.wh.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {source}")
-                continue
-            # The newest copy of each id, found on (id, seq) alone: no sort of the resources themselves.
-            self.wh.execute(
-                f"""INSERT INTO {target} ({columns})
-                SELECT s.id, s.resource, s.source_file, s.source_line, s.source_entry
-                FROM {source} AS s
-                JOIN (SELECT id, max(seq) AS seq FROM {source} GROUP BY id) AS newest
-                  ON newest.id = s.id AND newest.seq = s.seq"""
+            if copies:
+                self._insert_newest(target, source)
+            else:
+                self.wh.execute(f"INSERT INTO {target} ({_COLUMNS}) SELECT {_COLUMNS} FROM {source}")
+
+    def _insert_newest(self, target: str, source: str) -> None:
+        """The newest copy of each id, found on (id, seq) alone: no sort of the resources themselves."""
+        self.wh.execute(
+            f"""INSERT INTO {target} ({_COLUMNS})
+            SELECT s.id, s.resource, s.source_file, s.source_line, s.source_entry
+            FROM {source} AS s JOIN (SELECT id, max(seq) AS seq FROM {source} GROUP BY id) AS newest
+              ON newest.id = s.id AND newest.seq = s.seq"""
+        )
+
+    def _settle_copies(self, rtype: str) -> None:
+        """A type written straight to the raw store: of an id read more than once, keep only the newest copy."""
+        target = f"{quote(self.schema)}.{quote(raw_table(rtype).name)}"
+        copies = int(self.wh.fetch_scalar(f"SELECT count(*) - count(DISTINCT id) FROM {target}") or 0)
+        if not copies:
+            return
+        self.report.duplicates[rtype] = copies
+        files = TableSchema("input_file", (Column("source_file", "varchar"), Column("file_no", "bigint")))
+        if not self.wh.table_exists(self.incoming, files.name):
+            self.wh.create_table(self.incoming, files)
+            batch = pa.record_batch(
+                [pa.array(list(self.files), pa.string()), pa.array(list(self.files.values()), pa.int64())],
+                schema=files.arrow_schema,
             )
+            self.wh.write_table(self.incoming, files, [batch])
+        held = f"{quote(self.incoming)}.{quote('copies_' + raw_table(rtype).name)}"
+        self.wh.execute(
+            f"""CREATE TABLE {held} AS
+            SELECT r.id, r.resource, r.source_file, r.source_line, r.source_entry,
+                   f.file_no * 4294967296 + coalesce(r.source_line, r.source_entry, 0) AS seq
+            FROM {target} AS r JOIN {quote(self.incoming)}.input_file AS f ON f.source_file = r.source_file
+            WHERE r.id IN (SELECT id FROM {target} GROUP BY id HAVING count(*) > 1)"""
+        )
+        self.wh.execute(f"DELETE FROM {target} WHERE id IN (SELECT id FROM {held})")
+        self._insert_newest(target, held)
 
 
 def _incoming_table(resource_type: str) -> TableSchema:
