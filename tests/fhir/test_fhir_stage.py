@@ -73,7 +73,9 @@ def test_the_newest_copy_of_an_id_wins_on_a_first_load_and_on_a_reload(warehouse
         report = stage_fhir(warehouse, [tmp_path / "a.ndjson", tmp_path / "b.ndjson"])
         assert report.loaded["Organization"] == 5 and report.duplicates["Organization"] == 3
         rows = warehouse.fetch_arrow(query).to_pylist()
-        stored = [(r["id"], json.loads(r["resource"])["name"], Path(r["source_file"]).name, r["source_line"]) for r in rows]
+        stored = [
+            (r["id"], json.loads(r["resource"])["name"], Path(r["source_file"]).name, r["source_line"]) for r in rows
+        ]
         assert stored == [("o1", "b2", "b.ndjson", 2), ("o2", "x", "a.ndjson", 2)]
 
 
