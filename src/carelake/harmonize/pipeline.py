@@ -295,13 +295,16 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
 def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
     """Each event resource lands in the table(s) of its code's domain, or is skipped or rejected with a reason."""
     s = run.stage
+    # Counted in the warehouse: one row per (type, tables), not one per resource brought into Python.
     rows = run.wh.fetch_arrow(
-        f"""SELECT resource_type, CASE WHEN min(target_table) = max(target_table) THEN min(target_table)
-                   ELSE min(target_table) || '+' || max(target_table) END AS tables
-            FROM {s}.event_ready GROUP BY resource_type, resource_id"""
+        f"""SELECT resource_type, tables, count(*) AS n
+            FROM (SELECT resource_type, CASE WHEN min(target_table) = max(target_table) THEN min(target_table)
+                         ELSE min(target_table) || '+' || max(target_table) END AS tables
+                  FROM {s}.event_ready GROUP BY resource_type, resource_id) AS per_resource
+            GROUP BY resource_type, tables"""
     ).to_pylist()
     for row in rows:
-        report.written.setdefault(row["resource_type"], Counter())[row["tables"]] += 1
+        report.written.setdefault(row["resource_type"], Counter())[row["tables"]] += int(row["n"])
     outcomes = run.wh.fetch_arrow(
         f"""SELECT resource_type, CASE
                  WHEN patient_id IS NULL OR patient_id NOT IN {loaded} THEN 'skipped:subject is not a loaded Patient'
