@@ -122,17 +122,19 @@ class NdjsonScanner:
             rows = rows.add_column(2, "source_file", pa.repeat(pa.scalar(file, pa.string()), k))
             rows = rows.append_column("source_entry", pa.nulls(k, pa.int32()))
             chunk.fast[str(rt)] = (rows, k)
+        # Everything else: pending and slow lines with their text, and the identifiers of fast ones (no text).
         rest = con.execute(
-            f"""SELECT l.n, l.rt, l.id, CASE WHEN {_FAST} THEN 'pending' ELSE 'slow' END AS route,
-                       CASE WHEN {_FAST} AND NOT l.pending THEN NULL ELSE l.line END AS line, l.identifiers
-                FROM {_JUDGED} WHERE NOT ({_FAST}) OR l.pending OR l.identifiers IS NOT NULL ORDER BY l.n"""
+            f"""SELECT n, rt, id, CASE WHEN route = 'fast' THEN NULL ELSE line END, identifiers, route FROM (
+                  SELECT l.n, l.rt, l.id, l.line, l.identifiers,
+                         CASE WHEN NOT ({_FAST}) THEN 'slow' WHEN l.pending THEN 'pending' ELSE 'fast' END AS route
+                  FROM {_JUDGED}) AS r
+                WHERE route <> 'fast' OR identifiers IS NOT NULL ORDER BY n"""
         ).fetchall()
-        for n, rt, rid, route, text, ids in rest:
-            if text is not None:
-                if route == "pending":
-                    chunk.pending.append((str(rt), str(rid), int(n), str(text)))
-                else:
-                    chunk.slow.append((int(n), str(text)))
+        for n, rt, rid, text, ids, route in rest:
+            if route == "pending":
+                chunk.pending.append((str(rt), str(rid), int(n), str(text)))
+            elif route == "slow":
+                chunk.slow.append((int(n), str(text)))
             if ids is not None and route != "slow":
                 chunk.identifiers.append((int(n), str(rt), str(rid), json.loads(ids)))
         return chunk
