@@ -47,6 +47,9 @@ _BAD_LINES = [
     json.dumps({**_PATIENT, "id": "p1", "gender": "male"}),  # same id again: the last copy wins
     json.dumps({"resourceType": "Bundle", "id": "b1", "type": "collection",
                 "entry": [{"resource": {"resourceType": "Patient", "id": "p11"}}]}),  # a Resource-typed element
+    " \t" + json.dumps({**_PATIENT, "id": "p14"}) + " \r",  # spaces, a tab and a CR around it: stripped
+    " \t \u3000",  # whitespace only: a blank line
+    json.dumps({**_PATIENT, "id": "p15"}) + "\u2003\u00a0",  # Unicode spaces after it, stripped as str.strip does
 ]  # fmt: skip
 
 
@@ -94,6 +97,7 @@ def test_bad_lines_get_the_same_outcome(tmp_path: Path) -> None:
     assert fast["references"] == {"rewritten": 3, "unresolved": {"urn": 1}}
     patients = {row[0]: row for row in fast_store["patient"]}
     assert patients["p1"][1]["gender"] == "male" and patients["p1"][3] == 18
+    assert patients["p14"][3] == 21 and patients["p15"][3] == 23  # stripped lines load; line 22 is blank
     assert fast["resources"]["Patient"]["replaced_by_a_later_copy"] == 1
     observations = {row[0]: row[1]["subject"]["reference"] for row in fast_store["observation"]}
     # Line 9 (no id, so a content key) has p1's identifier and comes later: as in a line-by-line read, it wins.

@@ -36,21 +36,28 @@ _BATCH_ROWS = 2048
 # The type and id come out as JSON text and are unquoted apart: an id that is not a JSON string is no key.
 _CLASSIFY = r"""
 CREATE OR REPLACE TEMP TABLE lines AS
-SELECT n, line, json_extract_string(v[1], '$') AS rt, id, coalesce(id <> '', false) AS keyed,
+SELECT n, blank, json_extract_string(v[1], '$') AS rt, id, coalesce(id <> '', false) AS keyed,
        CASE WHEN v IS NOT NULL THEN hash(json_structure(line)) END AS h,
-       regexp_matches(line, '"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)') AS pending,
-       contains(line, 'null') AND regexp_matches(line, '[\[,]\s*null\s*[,\]]') AS null_item,
+       coalesce(regexp_matches(line, '"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)'), false) AS pending,
+       CASE WHEN contains(line, 'null') THEN regexp_matches(line, '[\[,]\s*null\s*[,\]]') ELSE false END AS null_item,
        CAST(v[3] AS VARCHAR) AS identifiers
-FROM (SELECT n, line, v, CASE WHEN starts_with(v[2], '"') THEN json_extract_string(v[2], '$') END AS id
-      FROM (SELECT n, line,
+FROM (SELECT n, line, blank, v, CASE WHEN starts_with(v[2], '"') THEN json_extract_string(v[2], '$') END AS id
+      FROM (SELECT n, line, coalesce(line = '', true) AS blank,
                    CASE WHEN starts_with(line, '{')
                         THEN try(json_extract(line, ['$.resourceType', '$.id', '$.identifier'])) END AS v
-            FROM chunk WHERE line <> '') AS t) AS p
+            FROM chunk) AS t) AS p
 """
 # A line goes as it is when it has a key, no null list item and a structure judged to fit; with references to
-# rewrite it is pending; everything else takes the full Python check.
-_FAST = "l.keyed AND NOT l.null_item AND coalesce(s.ok, false)"
-_JUDGED = "lines AS l LEFT JOIN shapes AS s ON s.rt = l.rt AND s.h = l.h"
+# rewrite it is pending; everything else takes the full Python check. The text itself stays in the Arrow chunk:
+# DuckDB returns one route per line, in line order, and Arrow picks the lines out.
+_ROUTE = """
+SELECT l.rt, l.id, l.identifiers,
+       CASE WHEN l.blank THEN 'blank'
+            WHEN NOT (l.keyed AND NOT l.null_item AND coalesce(s.ok, false)) THEN 'slow'
+            WHEN l.pending THEN 'pending' ELSE 'fast' END AS route
+FROM lines AS l LEFT JOIN shapes AS s ON s.rt = l.rt AND s.h = l.h
+ORDER BY l.n
+"""
 
 
 @dataclass
@@ -108,12 +115,16 @@ class NdjsonScanner:
             con.execute(_CLASSIFY)
         finally:
             con.unregister("chunk")
-        self._judge()
-        chunk = Chunk(lines=int(con.execute("SELECT count(*) FROM lines").fetchall()[0][0]))
-        fast = con.sql(
-            f"SELECT l.rt, l.id, l.line AS resource, l.n AS source_line FROM {_JUDGED} "
-            f"WHERE {_FAST} AND NOT l.pending ORDER BY l.n"
-        ).to_arrow_table()
+        self._judge(table)
+        routes = con.sql(_ROUTE).to_arrow_table()
+        if routes.num_rows != table.num_rows:
+            raise AssertionError(f"{file}: {routes.num_rows} routes for {table.num_rows} lines")
+        route = routes.column("route")
+        chunk = Chunk(lines=table.num_rows - pc.sum(pc.equal(route, "blank")).as_py())
+        fast = pa.table(
+            {"rt": routes.column("rt"), "id": routes.column("id"), "resource": table.column("line"),
+             "source_line": table.column("n")}
+        ).filter(pc.equal(route, "fast"))  # fmt: skip
         types = fast.column("rt").unique().to_pylist() if fast.num_rows else []
         for rt in types:
             rows = fast if len(types) == 1 else fast.filter(pc.equal(fast.column("rt"), rt))
@@ -123,41 +134,39 @@ class NdjsonScanner:
             rows = rows.append_column("source_entry", pa.nulls(k, pa.int32()))
             chunk.fast[str(rt)] = (rows, k)
         # Everything else: pending and slow lines with their text, and the identifiers of fast ones (no text).
-        rest = con.execute(
-            f"""SELECT n, rt, id, CASE WHEN route = 'fast' THEN NULL ELSE line END, identifiers, route FROM (
-                  SELECT l.n, l.rt, l.id, l.line, l.identifiers,
-                         CASE WHEN NOT ({_FAST}) THEN 'slow' WHEN l.pending THEN 'pending' ELSE 'fast' END AS route
-                  FROM {_JUDGED}) AS r
-                WHERE route <> 'fast' OR identifiers IS NOT NULL ORDER BY n"""
-        ).fetchall()
-        for n, rt, rid, text, ids, route in rest:
-            if route == "pending":
+        rest = pc.or_(pc.is_in(route, pa.array(["slow", "pending"])),
+                      pc.and_(pc.is_valid(routes.column("identifiers")), pc.equal(route, "fast")))  # fmt: skip
+        picked = pa.table(
+            {"n": table.column("n"), "line": table.column("line"), "rt": routes.column("rt"), "id": routes.column("id"),
+             "identifiers": routes.column("identifiers"), "route": route}
+        ).filter(rest)  # fmt: skip
+        for n, text, rt, rid, ids, kind in zip(*(c.to_pylist() for c in picked.columns), strict=True):
+            if kind == "pending":
                 chunk.pending.append((str(rt), str(rid), int(n), str(text)))
-            elif route == "slow":
+            elif kind == "slow":
                 chunk.slow.append((int(n), str(text)))
-            if ids is not None and route != "slow":
+            if ids is not None and kind != "slow":
                 chunk.identifiers.append((int(n), str(rt), str(rid), json.loads(ids)))
         return chunk
 
-    def _judge(self) -> None:
+    def _judge(self, table: pa.Table) -> None:
         """Check each structure not seen before against the model, once, and record the verdict."""
         con = self.con
+        first = table.column("n")[0].as_py() if table.num_rows else 0
         new = [
-            (str(rt), int(h))
-            for rt, h in con.execute(
-                "SELECT DISTINCT rt, h FROM lines WHERE keyed AND h IS NOT NULL AND NOT null_item"
+            (str(rt), int(h), int(n))
+            for rt, h, n in con.execute(
+                "SELECT rt, h, min(n) FROM lines WHERE keyed AND h IS NOT NULL AND NOT null_item GROUP BY rt, h"
             ).fetchall()
             if (str(rt), int(h)) not in self.judged
         ]
         model = r4()
         verdicts = []
-        for rt, h in new:
+        for rt, h, n in new:
             ok = False
             if model.is_resource(rt):
-                row = con.execute(
-                    "SELECT json_structure(line) FROM lines WHERE rt = ? AND h = ? LIMIT 1",
-                    [rt, h],
-                ).fetchall()
+                text = table.column("line")[n - first].as_py()
+                row = con.execute("SELECT json_structure(?::VARCHAR)", [text]).fetchall()
                 ok = bool(row) and shape_fits(json.loads(row[0][0]), rt)
             verdicts.append((rt, h, ok))
             self.judged.add((rt, h))
@@ -174,14 +183,9 @@ def _pieces(path: Path) -> Iterator[tuple[int, pa.Table, list[tuple[int, str]]]]
             if not data.endswith(b"\n"):
                 data += f.readline()
             lines, bad = _decode(data)
-            if lines and lines[-1] == "" and data.endswith(b"\n"):
-                lines.pop()
-            whole = pa.table(
-                {
-                    "n": pa.array(range(number + 1, number + 1 + len(lines)), pa.int64()),
-                    "line": pa.array(lines, pa.string()),
-                }
-            )
+            if len(lines) and lines[-1].as_py() == "" and data.endswith(b"\n"):
+                lines = lines[:-1]
+            whole = pa.table({"n": pa.array(range(number + 1, number + 1 + len(lines)), pa.int64()), "line": lines})
             # Several record batches, so DuckDB scans the chunk on every core (one batch is one thread).
             yield number, pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema), bad
             number += len(lines)
@@ -193,14 +197,26 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _decode(data: bytes) -> tuple[list[str | None], list[tuple[int, str]]]:
-    """Lines of a chunk as text; a line that is not UTF-8 becomes None, listed with its index and the reason."""
-    lines: list[str | None] = []
+# What Python's str.strip() takes off a line: every character str.isspace() calls whitespace.
+_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+
+
+def _decode(data: bytes) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """Lines of a chunk as text, stripped; a line that is not UTF-8 becomes null, listed with its index and reason.
+
+    Splitting, checking and stripping run in Arrow, off Python's lock: the read-ahead thread then costs the cores
+    little beside DuckDB's work on the chunk before.
+    """
     try:
-        lines.extend(line.strip() for line in data.decode("utf-8").split("\n"))
-        return lines, []
-    except UnicodeDecodeError:
-        pass
+        text = pa.array([data], pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return _decode_by_line(data)
+    lines = pc.split_pattern(text, "\n").flatten()
+    return pc.utf8_trim(lines, _WHITESPACE).cast(pa.string()), []
+
+
+def _decode_by_line(data: bytes) -> tuple[pa.Array, list[tuple[int, str]]]:
+    lines: list[str | None] = []
     bad: list[tuple[int, str]] = []
     for i, raw in enumerate(data.split(b"\n")):
         try:
@@ -208,4 +224,4 @@ def _decode(data: bytes) -> tuple[list[str | None], list[tuple[int, str]]]:
         except UnicodeDecodeError as e:
             lines.append(None)
             bad.append((i, f"not UTF-8: {e}"))
-    return lines, bad
+    return pa.array(lines, pa.string()), bad

@@ -154,9 +154,10 @@ def _manifest_outputs(path: Path) -> list[Path]:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # NDJSON lines end at "\n" only (a "\r" before it is stripped with the rest of the whitespace), as in the scanner.
     if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="\n")
+    return path.open(encoding="utf-8", newline="\n")
 
 
 def read_file(path: Path) -> Iterator[Parsed | Rejection]:

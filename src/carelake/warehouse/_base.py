@@ -149,9 +149,8 @@ class Warehouse(ABC):
         cols = [f"{quote(c.name)} {self._type_sql(c)}{'' if c.nullable else ' NOT NULL'}" for c in table.columns]
         if table.primary_key and self.enforces_primary_keys:
             cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
-        self.execute(
-            f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{quote(table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
-        )
+        name = f"{quote(schema)}.{quote(table.name)}"
+        self._create(f"CREATE TABLE IF NOT EXISTS {name} (\n  " + ",\n  ".join(cols) + "\n)")
         if self.supports_indexes:
             for columns in table.indexes:
                 name = f"idx_{table.name}_{'_'.join(columns)}"[:63]
@@ -159,6 +158,10 @@ class Warehouse(ABC):
                     f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(schema)}.{quote(table.name)} "
                     f"({', '.join(quote(c) for c in columns)})"
                 )
+
+    def _create(self, ddl: str) -> None:
+        """Run a CREATE TABLE built from `_type_sql` (an engine whose types SQLGlot cannot parse runs it natively)."""
+        self.execute(ddl)
 
     def _type_sql(self, column: Column) -> str:
         """A column's type in canonical SQL; JSON is the engine's own JSON type (PostgreSQL: JSONB, indexed access)."""

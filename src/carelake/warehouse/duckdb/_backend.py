@@ -30,6 +30,9 @@ class DuckDBWarehouse(Warehouse):
     """An embedded DuckDB file (or `:memory:`); one process may hold it read-write."""
 
     dialect = "duckdb"
+    # JSON text compresses far better with zstd than with DuckDB's default choice (DICT_FSST), and writes in half the
+    # time: on 540k FHIR Observations, 3.1 s -> 1.6 s to insert, 185 MB -> 28 MB on disk, and reads no slower.
+    json_type = "JSON USING COMPRESSION zstd"
 
     def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
         super().__init__(url)
@@ -52,6 +55,9 @@ class DuckDBWarehouse(Warehouse):
                 f"cannot open DuckDB file {target}: {e}",
                 hint="another process may hold it read-write; close it or open read-only",
             ) from e
+
+    def _create(self, ddl: str) -> None:
+        self.execute_native(ddl)  # DuckDB's own dialect already; SQLGlot does not know USING COMPRESSION
 
     def _execute(self, native_sql: str) -> None:
         try:
