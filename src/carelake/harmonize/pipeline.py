@@ -115,9 +115,10 @@ def _view(name: str) -> dict[str, Any]:
 class _Run:
     def __init__(self, wh: Warehouse) -> None:
         self.wh = wh
-        self.stage = f"{wh.fhir_schema}_stage"
+        self.stage = wh.scratch_schema(f"{wh.fhir_schema}_stage")
         self.map = f"{wh.fhir_schema}.omop_id_map"
-        self.names = {"cdm": wh.cdm_schema, "stage": self.stage, "map": self.map}
+        temp = "TEMP " if wh.temporary_scratch else ""
+        self.names = {"cdm": wh.cdm_schema, "stage": self.stage, "map": self.map, "temp": temp}
 
     def run(self, name: str) -> None:
         for statement in _sql(name):
@@ -143,7 +144,7 @@ def harmonize(wh: Warehouse) -> HarmonizeReport:
 
     def fill(run: _Run) -> None:
         for name in VIEWS:
-            materialize_view(wh, _view(name), f"{run.stage}.{name}")
+            materialize_view(wh, _view(name), f"{run.stage}.{name}", temporary=wh.temporary_scratch)
 
     def read(run: _Run) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -164,8 +165,7 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         create_cdm(wh)
         wh.create_schema(wh.fhir_schema)
         wh.create_table(wh.fhir_schema, _MAP)
-        wh.execute(f"DROP SCHEMA IF EXISTS {run.stage} CASCADE")
-        wh.create_schema(run.stage)
+        wh.reset_scratch(run.stage)
         _write_code_tables(wh, run.stage)
         fill(run)
         for optional in _OPTIONAL_STAGE:
@@ -191,7 +191,7 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         run.run("note.prepare")
         run.assign_ids("note", "SELECT id AS key FROM {stage}.note_ready")
         wh.execute(
-            f"CREATE TABLE {run.stage}.persons_in_load AS SELECT m.omop_id FROM {run.map} AS m "
+            f"CREATE {run.names['temp']}TABLE {run.stage}.persons_in_load AS SELECT m.omop_id FROM {run.map} AS m "
             f"JOIN {run.stage}.patient AS p ON m.kind = 'person' AND m.source_id = p.id"
         )
         for table in TARGETS:
@@ -208,7 +208,7 @@ def run_pipeline(wh: Warehouse, fill: Callable[[_Run], None], read: Callable[[_R
         report.read = read(run)
         _account(run, report)
     # The stage is scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
-    wh.execute(f"DROP SCHEMA IF EXISTS {run.stage} CASCADE")
+    wh.drop_scratch(run.stage)
     return report
 
 

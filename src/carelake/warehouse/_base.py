@@ -64,6 +64,9 @@ class Warehouse(ABC):
     # How a JSON column is declared, in canonical SQL that survives transpiling to this engine.
     json_type: ClassVar[str] = "JSON"
     supports_indexes: ClassVar[bool] = False
+    # Scratch tables (a run's intermediate results) are the engine's session-only tables: created with TEMP, in
+    # `scratch_schema`, never written to the warehouse's files.
+    temporary_scratch: ClassVar[bool] = False
 
     def __init__(self, url: WarehouseURL) -> None:
         self.url = url
@@ -141,6 +144,18 @@ class Warehouse(ABC):
     def create_schema(self, name: str) -> None:
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(name)}")
 
+    def scratch_schema(self, name: str) -> str:
+        """Where one run keeps its intermediate tables: here the schema `name`, which `reset_scratch` empties."""
+        return name
+
+    def reset_scratch(self, schema: str) -> None:
+        """Make scratch space `schema` (from `scratch_schema`) empty and ready."""
+        self.drop_scratch(schema)
+        self.create_schema(schema)
+
+    def drop_scratch(self, schema: str) -> None:
+        self.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
+
     def table_exists(self, schema: str, table: str) -> bool:
         return table.lower() in self.list_tables(schema)
 
@@ -150,7 +165,8 @@ class Warehouse(ABC):
         if table.primary_key and self.enforces_primary_keys:
             cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
         name = f"{quote(schema)}.{quote(table.name)}"
-        self._create(f"CREATE TABLE IF NOT EXISTS {name} (\n  " + ",\n  ".join(cols) + "\n)")
+        temp = "TEMP " if self.temporary_scratch and schema == self.scratch_schema(schema) else ""
+        self._create(f"CREATE {temp}TABLE IF NOT EXISTS {name} (\n  " + ",\n  ".join(cols) + "\n)")
         if self.supports_indexes:
             for columns in table.indexes:
                 name = f"idx_{table.name}_{'_'.join(columns)}"[:63]

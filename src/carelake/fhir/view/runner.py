@@ -89,8 +89,12 @@ def materialize_view(
     *,
     kind: str = "table",
     schema: str | None = None,
+    temporary: bool = False,
 ) -> None:
-    """Save a view's rows as warehouse table `target` (schema.name or name), or as a SQL view that stays live."""
+    """Save a view's rows as warehouse table `target` (schema.name or name), or as a SQL view that stays live.
+
+    `temporary`: a session-only table, in the engine's scratch space (`Warehouse.scratch_schema`).
+    """
     sql = _prepare(wh, view, schema)
     if kind == "view" and wh.dialect == "postgres":
         raise ConfigError(
@@ -101,13 +105,13 @@ def materialize_view(
         raise ConfigError(f"{target!r} is not a table name", hint="use name or schema.name")
     qualified = ".".join(_dialect(wh).ident(p) for p in parts)
     with wh.transaction():
-        if len(parts) == 2:
+        if len(parts) == 2 and not temporary:
             wh.create_schema(parts[0])
         if kind == "view":
             wh.execute_native(f"CREATE OR REPLACE VIEW {qualified} AS {sql}")
         else:
             wh.execute_native(f"DROP TABLE IF EXISTS {qualified}")
-            wh.execute_native(f"CREATE TABLE {qualified} AS {sql}")
+            wh.execute_native(f"CREATE {'TEMP ' if temporary else ''}TABLE {qualified} AS {sql}")
 
 
 def run_view(

@@ -1,7 +1,7 @@
 -- condition_era and drug_era, OHDSI's way: events of one concept merged while less than 30 days apart.
 -- Drugs are rolled up to their RxNorm ingredient through concept_ancestor (drug_era holds ingredients only, so
 -- without concept_ancestor there are no drug eras).
-CREATE TABLE {stage}.era_events AS
+CREATE {temp}TABLE {stage}.era_events AS
 SELECT 'condition' AS kind, person_id, condition_concept_id AS concept_id, condition_start_date AS s,
        coalesce(condition_end_date, condition_start_date + 1) AS e
 FROM {cdm}.condition_occurrence
@@ -19,7 +19,7 @@ JOIN (
 ) AS i ON i.drug_id = d.drug_concept_id
 WHERE d.drug_concept_id <> 0 AND d.person_id IN (SELECT omop_id FROM {stage}.persons_in_load);
 
-CREATE TABLE {stage}.eras AS
+CREATE {temp}TABLE {stage}.eras AS
 SELECT kind, person_id, concept_id, min(s) AS era_start, max(e) AS era_end, count(*) AS n
 FROM (
   SELECT *, sum(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END)

@@ -1,6 +1,6 @@
 -- Every coded clinical event, whatever its resource, in one shape: the code, its dates, a reason to skip it,
 -- and the domain it goes to when its code does not map (the resource type decides then).
-CREATE TABLE {stage}.event AS
+CREATE {temp}TABLE {stage}.event AS
 SELECT 'Condition' AS resource_type, id, id AS resource_id, patient_id, encounter_id, code_system, code,
        coalesce(onset, recorded) AS start_text, abatement AS end_text,
        CASE WHEN verification IN ('refuted', 'entered-in-error') THEN 'verificationStatus ' || verification END
@@ -67,7 +67,7 @@ FROM {stage}.device AS d LEFT JOIN {stage}.device_use AS u ON u.id = d.id;
 
 -- Source concept by the code system's vocabulary, standard concept by "Maps to"; its domain picks the table.
 -- Looked up once per distinct code (thousands), not per event (millions): the vocabulary is joined to a small table.
-CREATE TABLE {stage}.code_map AS
+CREATE {temp}TABLE {stage}.code_map AS
 SELECT DISTINCT
   k.system_key,
   k.code_key,
@@ -84,7 +84,7 @@ LEFT JOIN (SELECT cr.concept_id_1, t.concept_id, t.domain_id
   ON tc.concept_id_1 = sc.concept_id;
 
 
-CREATE TABLE {stage}.event_ready AS
+CREATE {temp}TABLE {stage}.event_ready AS
 SELECT
   c.*,
   c.resource_type || '/' || c.id || '|' || CAST(c.concept_id AS VARCHAR) AS row_key,

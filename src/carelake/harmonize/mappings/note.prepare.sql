@@ -1,5 +1,5 @@
 -- DocumentReference → note: one row per resource; its first text/plain attachment with data is the note's text.
-CREATE TABLE {stage}.note_source AS
+CREATE {temp}TABLE {stage}.note_source AS
 SELECT d.id, d.patient_id, d.encounter_id, d.practitioner_id, coalesce(d.date, d.period_start) AS date_text,
        d.type_system, d.type_code, coalesce(d.type_display, d.type_text) AS title, d.status,
        coalesce(d.language, t.attachment_language) AS language, t.data,
@@ -15,7 +15,7 @@ LEFT JOIN (
 WHERE coalesce(d.content_index, 0) = 0;
 
 -- The note class: the type's code in its system's vocabulary, then its standard concept ("Maps to").
-CREATE TABLE {stage}.note_class AS
+CREATE {temp}TABLE {stage}.note_class AS
 SELECT s.id, max(coalesce(tc.concept_id, CASE WHEN sc.standard_concept = 'S' THEN sc.concept_id END, 0)) AS concept_id
 FROM {stage}.note_source AS s
 JOIN {stage}.code_system AS cs ON cs.system = s.type_system
@@ -27,7 +27,7 @@ GROUP BY s.id;
 
 -- Notes that become rows: a loaded person, a date, decodable text, not entered-in-error. Base64 is decoded here
 -- (DuckDB's from_base64/decode; the warehouse spells them for PostgreSQL and Spark).
-CREATE TABLE {stage}.note_ready AS
+CREATE {temp}TABLE {stage}.note_ready AS
 SELECT s.id, s.type_code, s.title, s.language,
        p.omop_id AS person_id, v.omop_id AS visit_id, dt.omop_id AS visit_detail_id, pr.omop_id AS provider_id,
        coalesce(c.concept_id, 0) AS class_concept_id,

@@ -1,6 +1,6 @@
 -- Location, Organization and Practitioner → location, care_site and provider; patients' home addresses → location.
 -- Rows are replaced by their source id, so re-runs and new exports update them in place.
-CREATE TABLE {stage}.place AS
+CREATE {temp}TABLE {stage}.place AS
 SELECT 'Location/' || id AS key, address_1, address_2, city, state, zip, county, country, latitude, longitude
 FROM {stage}.location
 UNION ALL

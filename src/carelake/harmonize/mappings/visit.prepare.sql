@@ -1,7 +1,7 @@
 -- Encounters → visits, ETL-Synthea's way: inpatient encounters that start at most one day after the previous
 -- inpatient stay of the same person ends are one visit; every other encounter is a visit of its own. Each
 -- encounter stays a visit_detail row under its visit.
-CREATE TABLE {stage}.encounter_visit AS
+CREATE {temp}TABLE {stage}.encounter_visit AS
 SELECT e.*, coalesce(c.concept_id, 0) AS visit_concept_id,
        CAST(replace(substr(e.start, 1, 19), 'T', ' ') AS TIMESTAMP) AS start_ts,
        CAST(replace(substr(coalesce(e."end", e.start), 1, 19), 'T', ' ') AS TIMESTAMP) AS end_ts
@@ -9,7 +9,7 @@ FROM {stage}.encounter AS e
 LEFT JOIN {stage}.fixed_concept AS c ON c.value_set = 'visit' AND c.code = upper(e.class_code)
 WHERE e.start IS NOT NULL AND e.status IS DISTINCT FROM 'entered-in-error';
 
-CREATE TABLE {stage}.visit_key AS
+CREATE {temp}TABLE {stage}.visit_key AS
 SELECT id, patient_id,
        CASE WHEN visit_concept_id = 9201
             THEN 'IP/' || first_value(id) OVER (PARTITION BY patient_id, visit_concept_id, grp ORDER BY start_ts, id)

@@ -193,7 +193,7 @@ def load_synthea_csv(wh: Warehouse, directory: str | Path) -> HarmonizeReport:
             empty_columns[extra] = staged[extra].schema
 
     def fill(run: object) -> None:
-        stage_schema = f"{wh.fhir_schema}_stage"
+        stage_schema = wh.scratch_schema(f"{wh.fhir_schema}_stage")
         for stage, schema in empty_columns.items():
             table = staged.get(stage, schema.empty_table())
             spec = TableSchema(stage, tuple(Column(f.name, _SQL_TYPES.get(f.type, "varchar"))

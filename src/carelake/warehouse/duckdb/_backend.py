@@ -13,7 +13,7 @@ from duckdb.func import SPECIAL
 from duckdb.sqltypes import VARCHAR
 
 from carelake.errors import ConfigError, WarehouseError
-from carelake.warehouse._base import PrimaryKeyViolation, Warehouse
+from carelake.warehouse._base import PrimaryKeyViolation, Warehouse, quote
 from carelake.warehouse._types import TableSchema
 from carelake.warehouse._url import WarehouseURL
 
@@ -33,6 +33,9 @@ class DuckDBWarehouse(Warehouse):
     # JSON text compresses far better with zstd than with DuckDB's default choice (DICT_FSST), and writes in half the
     # time: on 540k FHIR Observations, 3.1 s -> 1.6 s to insert, 185 MB -> 28 MB on disk, and reads no slower.
     json_type = "JSON USING COMPRESSION zstd"
+    # A run's intermediate tables live in the connection's temp catalog: in memory (spilling to disk past the
+    # memory limit), never compressed into the file nor written at commit. Harmonizing 1M resources: 9.2 s -> 7.2 s.
+    temporary_scratch = True
 
     def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
         super().__init__(url)
@@ -55,6 +58,21 @@ class DuckDBWarehouse(Warehouse):
                 f"cannot open DuckDB file {target}: {e}",
                 hint="another process may hold it read-write; close it or open read-only",
             ) from e
+
+    def scratch_schema(self, name: str) -> str:
+        return "temp"
+
+    def reset_scratch(self, schema: str) -> None:
+        self.drop_scratch(schema)
+
+    def drop_scratch(self, schema: str) -> None:
+        """Drop every temporary table and view of this connection: its scratch space holds one run at a time."""
+        rows = self._con.execute(
+            "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary "
+            "UNION ALL SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+        ).fetchall()
+        for kind, name in rows:
+            self._execute(f"DROP {kind} IF EXISTS temp.main.{quote(str(name))}")
 
     def _create(self, ddl: str) -> None:
         self.execute_native(ddl)  # DuckDB's own dialect already; SQLGlot does not know USING COMPRESSION
