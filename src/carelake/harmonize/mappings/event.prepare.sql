@@ -84,6 +84,14 @@ LEFT JOIN (SELECT cr.concept_id_1, t.concept_id, t.domain_id
   ON tc.concept_id_1 = sc.concept_id;
 
 
+-- Each encounter's visit and visit_detail ids, looked up once per encounter: the events then join one small table
+-- instead of probing the id map twice per event (millions of string probes into a map of millions).
+CREATE {temp}TABLE {stage}.encounter_ids AS
+SELECT k.id AS encounter_id, v.omop_id AS visit_id, d.omop_id AS visit_detail_id
+FROM {stage}.visit_key AS k
+LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = k.visit_key
+LEFT JOIN {map} AS d ON d.kind = 'visit_detail' AND d.source_id = k.id;
+
 CREATE {temp}TABLE {stage}.event_ready AS
 SELECT
   c.*,
@@ -103,8 +111,8 @@ SELECT
   CAST(substr(c.end_text, 1, 10) AS DATE) AS end_date,
   CAST(replace(substr(c.end_text, 1, 19), 'T', ' ') AS TIMESTAMP) AS end_datetime,
   p.omop_id AS person_id,
-  v.omop_id AS visit_id,
-  d.omop_id AS visit_detail_id,
+  x.visit_id,
+  x.visit_detail_id,
   u.concept_id AS unit_concept_id
 -- Each event with its concepts (code_map), not materialised: the coverage report joins the same way.
 FROM (SELECT e.*, cm.source_concept_id, cm.concept_id, coalesce(cm.domain_id, e.default_domain) AS domain_id
@@ -112,8 +120,6 @@ FROM (SELECT e.*, cm.source_concept_id, cm.concept_id, coalesce(cm.domain_id, e.
       JOIN {stage}.code_map AS cm
         ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '')) AS c
 JOIN {map} AS p ON p.kind = 'person' AND p.source_id = c.patient_id
-LEFT JOIN {stage}.visit_key AS k ON k.id = c.encounter_id
-LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = k.visit_key
-LEFT JOIN {map} AS d ON d.kind = 'visit_detail' AND d.source_id = c.encounter_id
+LEFT JOIN {stage}.encounter_ids AS x ON x.encounter_id = c.encounter_id
 LEFT JOIN {cdm}.concept AS u ON u.vocabulary_id = 'UCUM' AND u.concept_code = c.value_unit
 WHERE c.start_text IS NOT NULL AND c.skip_reason IS NULL
