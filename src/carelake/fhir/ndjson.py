@@ -35,7 +35,7 @@ _BATCH_ROWS = 2048
 # One parse finds type, id and identifiers (`try` turns malformed JSON into NULL); json_structure is the second.
 # The type and id come out as JSON text and are unquoted apart: an id that is not a JSON string is no key.
 _CLASSIFY = r"""
-CREATE OR REPLACE TEMP TABLE lines AS
+CREATE OR REPLACE TABLE {lines} AS
 SELECT n, blank, json_extract_string(v[1], '$') AS rt, id, coalesce(id <> '', false) AS keyed,
        CASE WHEN v IS NOT NULL THEN hash(json_structure(line)) END AS h,
        coalesce(regexp_matches(line, '"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)'), false) AS pending,
@@ -43,7 +43,7 @@ SELECT n, blank, json_extract_string(v[1], '$') AS rt, id, coalesce(id <> '', fa
        CAST(v[3] AS VARCHAR) AS identifiers
 FROM (SELECT n, line, blank, v, CASE WHEN starts_with(v[2], '"') THEN json_extract_string(v[2], '$') END AS id
       FROM (SELECT n, line, coalesce(line = '', true) AS blank,
-                   CASE WHEN starts_with(line, '{')
+                   CASE WHEN starts_with(line, '{{')
                         THEN try(json_extract(line, ['$.resourceType', '$.id', '$.identifier'])) END AS v
             FROM chunk) AS t) AS p
 """
@@ -55,7 +55,7 @@ SELECT l.rt, l.id, l.identifiers,
        CASE WHEN l.blank THEN 'blank'
             WHEN NOT (l.keyed AND NOT l.null_item AND coalesce(s.ok, false)) THEN 'slow'
             WHEN l.pending THEN 'pending' ELSE 'fast' END AS route
-FROM lines AS l LEFT JOIN shapes AS s ON s.rt = l.rt AND s.h = l.h
+FROM {lines} AS l LEFT JOIN shapes AS s ON s.rt = l.rt AND s.h = l.h
 ORDER BY l.n
 """
 
@@ -83,40 +83,57 @@ class NdjsonScanner:
     """Reads NDJSON files in chunks through an in-memory DuckDB; remembers every structure it has judged."""
 
     def __init__(self) -> None:
-        # It only ever holds one chunk; a bound keeps DuckDB from caching towards its default of 80% of RAM.
+        # It holds two chunks at most; a bound keeps DuckDB from caching towards its default of 80% of RAM.
         self.con = duckdb.connect(":memory:", config={"memory_limit": "1GB"})
-        self.con.execute("CREATE TEMP TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
+        self.con.execute("CREATE TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
         self.judged: set[tuple[str, int]] = set()
+        # The read-ahead thread's own connection to the same database: it classifies the next chunk.
+        self._ahead = self.con.cursor()
+        self._turn = 0
 
     def close(self) -> None:
+        self._ahead.close()
         self.con.close()
 
     def scan(self, path: Path) -> Iterator[Chunk]:
         """Chunks of `path` in order; line numbers count every line of the file, blank ones too.
 
-        The next chunk is read and decoded on a second thread while DuckDB classifies this one (DuckDB lets go of
-        Python's lock while it works), so the two take turns on the cores less.
+        The next chunk is read, decoded and classified by DuckDB on a second thread while this one is judged, routed
+        and handed on (DuckDB and Arrow let go of Python's lock while they work), so the cores take turns less. The
+        two chunks in flight use two tables, `lines_0` and `lines_1`, by turns.
         """
         file = str(path)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="carelake-read") as pool:
             pieces = _pieces(path)
-            ahead = pool.submit(next, pieces, None)
+            ahead = pool.submit(self._classified, pieces)
             while (piece := ahead.result()) is not None:
-                ahead = pool.submit(next, pieces, None)
-                first, table, bad = piece
-                chunk = self._route(file, table)
+                ahead = pool.submit(self._classified, pieces)
+                first, table, bad, lines = piece
+                chunk = self._route(file, table, lines)
                 chunk.unreadable.extend((first + i + 1, reason) for i, reason in bad)
                 yield chunk
 
-    def _route(self, file: str, table: pa.Table) -> Chunk:
-        con = self.con
-        con.register("chunk", table)
+    def _classified(
+        self, pieces: Iterator[tuple[int, pa.Table, list[tuple[int, str]]]]
+    ) -> tuple[int, pa.Table, list[tuple[int, str]], str] | None:
+        """The next piece of the file, classified into the table whose turn it is (runs on the read-ahead thread)."""
+        piece = next(pieces, None)
+        if piece is None:
+            return None
+        first, table, bad = piece
+        self._turn ^= 1
+        lines = f"lines_{self._turn}"
+        self._ahead.register("chunk", table)
         try:
-            con.execute(_CLASSIFY)
+            self._ahead.execute(_CLASSIFY.format(lines=lines))
         finally:
-            con.unregister("chunk")
-        self._judge(table)
-        routes = con.sql(_ROUTE).to_arrow_table()
+            self._ahead.unregister("chunk")
+        return first, table, bad, lines
+
+    def _route(self, file: str, table: pa.Table, lines: str) -> Chunk:
+        con = self.con
+        self._judge(table, lines)
+        routes = con.sql(_ROUTE.format(lines=lines)).to_arrow_table()
         if routes.num_rows != table.num_rows:
             raise AssertionError(f"{file}: {routes.num_rows} routes for {table.num_rows} lines")
         route = routes.column("route")
@@ -149,14 +166,14 @@ class NdjsonScanner:
                 chunk.identifiers.append((int(n), str(rt), str(rid), json.loads(ids)))
         return chunk
 
-    def _judge(self, table: pa.Table) -> None:
+    def _judge(self, table: pa.Table, lines: str) -> None:
         """Check each structure not seen before against the model, once, and record the verdict."""
         con = self.con
         first = table.column("n")[0].as_py() if table.num_rows else 0
         new = [
             (str(rt), int(h), int(n))
             for rt, h, n in con.execute(
-                "SELECT rt, h, min(n) FROM lines WHERE keyed AND h IS NOT NULL AND NOT null_item GROUP BY rt, h"
+                f"SELECT rt, h, min(n) FROM {lines} WHERE keyed AND h IS NOT NULL AND NOT null_item GROUP BY rt, h"
             ).fetchall()
             if (str(rt), int(h)) not in self.judged
         ]
