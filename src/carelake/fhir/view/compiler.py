@@ -29,19 +29,20 @@ class _SelectCompiler:
         self.aliases += 1
         return f"{prefix}{self.aliases}"
 
-    def select(self, sel: ViewSelect, ctx: Ctx, joins: list[str]) -> list[tuple[str, str]]:
+    def select(self, sel: ViewSelect, ctx: Ctx, joins: list[str], *, top: bool = False) -> list[tuple[str, str]]:
+        """Columns of `sel`, adding its joins; `top`: `joins` is the query's own list and ctx is the resource."""
         if sel.for_each is not None:
             v = self.x.compile_path(sel.for_each.node, sel.for_each.text, ctx, "forEach")
             a = self.alias("f")
             numbered = _mentions_row_index(sel)
-            joins.append(self.d.unnest(self.x.as_list(v), a, sel.or_null, numbered=numbered))
-            element = Val(f"{a}.e", "json", v.ftype, False, root=f"{a}.e")
+            joins.append(self.d.unnest(self.x.as_list(v), a, sel.or_null, numbered=numbered, top=top))
+            element = Val(self.d.element(a), "json", v.ftype, False, root=self.d.element(a))
             ctx = replace(ctx, this=element, row_index=self.d.position(a) if numbered else "0")
         if sel.repeat:
             ctx = self.repeat(sel, ctx, joins)
         cols = [(c.name, self.column(c, ctx)) for c in sel.columns]
         for child in sel.selects:
-            cols += self.select(child, ctx, joins)
+            cols += self.select(child, ctx, joins, top=top and sel.for_each is None and not sel.repeat)
         if sel.union_all:
             if not self.d.lateral_subqueries:
                 raise ViewUnsupported(f"unionAll on {self.d.name}")
@@ -151,7 +152,7 @@ def _compile(view: ViewDefinition, dialect: Dialect, table: str, fallback: str |
     joins: list[str] = []
     cols: list[tuple[str, str]] = []
     for sel in view.select:
-        cols += sc.select(sel, ctx, joins)
+        cols += sc.select(sel, ctx, joins, top=True)
     # Text tests go under the projection that parses each row, so rows they drop are never parsed.
     keys = [c for c in (_has_key(dialect, view.resource, sel) for sel in view.select) if c is not None]
     if keys:

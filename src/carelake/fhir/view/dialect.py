@@ -71,6 +71,10 @@ class Dialect(ABC):
         """%rowIndex of an unnested element (0-based)."""
         return f"(coalesce({alias}.n, 1) - 1)"
 
+    def element(self, alias: str) -> str:
+        """The element an `unnest` join gives."""
+        return f"{alias}.e"
+
     @abstractmethod
     def path_list(self, root: str, segments: list[Segment]) -> str: ...
     @abstractmethod
@@ -118,8 +122,11 @@ class Dialect(ABC):
         """SQL boolean: the JSON value is of JSON type object|array|string|number|boolean."""
 
     @abstractmethod
-    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True) -> str:
-        """A join clause giving `alias.e` (one element) and `alias.i` (0-based index) for each element."""
+    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True, top: bool = False) -> str:
+        """A join clause giving `element(alias)` and `position(alias)` (0-based) for each element of `lst`.
+
+        `top`: the list depends on the resource row alone (not on another unnest), so it may be computed under the
+        joins."""
 
     @abstractmethod
     def unnest_from(self, lst: str, alias: str) -> str:
@@ -172,6 +179,10 @@ class DuckDBDialect(Dialect):
     def __init__(self) -> None:
         self._pool: dict[tuple[str, str], list[str]] = {}
         self._tokens: dict[str, tuple[str, str, int]] = {}
+        # Lists of top-level forEach, computed as columns under the joins (name, expression); aliases whose
+        # elements come as structs {e, n}.
+        self._hoisted: list[tuple[str, str]] = []
+        self._numbered: set[str] = set()
 
     def _pooled(self, root: str, kind: str, path: str) -> str:
         paths = self._pool.setdefault((root, kind), [])
@@ -189,6 +200,7 @@ class DuckDBDialect(Dialect):
             if root == BASE_ROOT:
                 fn = "json_extract_string" if kind == "text" else "json_extract"
                 base.append(f"{fn}({root}, [{', '.join(_sql_str(p) for p in paths)}]) AS _{kind[0]}")
+        hoisted = [(name, expr) for name, expr in self._hoisted]
         for token, (root, kind, index) in self._tokens.items():
             paths = self._pool[(root, kind)]
             fn = "json_extract_string" if kind == "text" else "json_extract"
@@ -199,9 +211,13 @@ class DuckDBDialect(Dialect):
             else:
                 expr = f"{fn}({root}, [{', '.join(_sql_str(p) for p in paths)}])[{index + 1}]"
             sql = sql.replace(token, expr)
-        if base:
-            return sql.replace(BASE_TABLE, f"(SELECT r.*, {', '.join(base)} FROM {table} AS r)")
-        return sql.replace(BASE_TABLE, table)
+            hoisted = [(name, lst.replace(token, expr)) for name, lst in hoisted]
+        source = f"(SELECT r.*, {', '.join(base)} FROM {table} AS r)" if base else table
+        if hoisted:
+            # The top-level forEach lists, one layer up: they read the parsed `_t`/`_j` columns below.
+            lists = ", ".join(f"{lst} AS {name}" for name, lst in hoisted)
+            source = f"(SELECT r.*, {lists} FROM {source} AS r)"
+        return sql.replace(BASE_TABLE, source)
 
     def path_list(self, root: str, segments: list[Segment]) -> str:
         first = next(i for i, (k, _) in enumerate(segments) if k == "all")
@@ -275,7 +291,16 @@ class DuckDBDialect(Dialect):
                  "number": "'BIGINT', 'UBIGINT', 'DOUBLE'"}  # fmt: skip
         return f"(json_type({one}) IN ({names[json_type]}))"
 
-    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True) -> str:
+    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True, top: bool = False) -> str:
+        if top and not or_null:
+            # A list that is a column of the row is unnested as a projection; an expression or WITH ORDINALITY makes
+            # DuckDB plan a correlated join instead, 2.5x slower (Observation components at 5M: 2.9 s vs 1.2 s).
+            name = f"_l{len(self._hoisted) + 1}"
+            if numbered:
+                self._numbered.add(alias)
+                lst = f"list_transform({lst}, lambda x_h, i_h: {{'e': x_h, 'n': i_h}})"
+            self._hoisted.append((name, lst))
+            return f"CROSS JOIN unnest(r.{name}) AS {alias}({'s' if numbered else 'e'})"
         join = "LEFT JOIN" if or_null else "CROSS JOIN"
         on = " ON TRUE" if or_null else ""
         if not numbered:
@@ -284,6 +309,12 @@ class DuckDBDialect(Dialect):
 
     def unnest_from(self, lst: str, alias: str) -> str:
         return f"unnest({lst}) WITH ORDINALITY AS {alias}(e, n)"
+
+    def element(self, alias: str) -> str:
+        return f"{alias}.s.e" if alias in self._numbered else f"{alias}.e"
+
+    def position(self, alias: str) -> str:
+        return f"({alias}.s.n - 1)" if alias in self._numbered else super().position(alias)
 
     def int_array(self, item: str) -> str:
         return f"[{item}]"
@@ -392,7 +423,7 @@ class PostgresDialect(Dialect):
     def json_type_is(self, one: str, json_type: str) -> str:
         return f"(jsonb_typeof({one}) = {_sql_str(json_type)})"
 
-    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True) -> str:
+    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True, top: bool = False) -> str:
         join = "LEFT JOIN LATERAL" if or_null else "CROSS JOIN LATERAL"
         on = " ON TRUE" if or_null else ""
         return f"{join} jsonb_array_elements({lst}) WITH ORDINALITY AS {alias}(e, n){on}"
@@ -541,7 +572,7 @@ class SparkDialect(Dialect):
     def json_type_is(self, one: str, json_type: str) -> str:
         raise ViewUnsupported("JSON type tests on Spark")
 
-    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True) -> str:
+    def unnest(self, lst: str, alias: str, or_null: bool, *, numbered: bool = True, top: bool = False) -> str:
         outer = "OUTER " if or_null else ""
         return f"LATERAL VIEW {outer}posexplode({lst}) {alias} AS n, e"
 
