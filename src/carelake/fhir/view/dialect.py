@@ -37,6 +37,10 @@ class Dialect(ABC):
     # unionAll is a correlated lateral subquery; Spark rejects outer references there.
     lateral_subqueries: ClassVar[bool] = True
 
+    def decimal_from_text(self, text: str) -> str | None:
+        """A decimal read from a path's text (`path_text`) where that is cheaper than from its JSON, else None."""
+        return None
+
     @staticmethod
     def jsonpath(segments: list[Segment]) -> str:
         out = "$"
@@ -273,6 +277,12 @@ class DuckDBDialect(Dialect):
 
     def list_native(self, lst: str, var: str, native: str) -> str:
         return f"list_transform({lst}, lambda {var}: {native})"
+
+    def decimal_from_text(self, text: str) -> str | None:
+        # The text joins the row's one pooled parse for text paths; a JSON path of its own would parse the resource
+        # again (Observation.valueQuantity.value at 5M: 6.1 s -> 4.1 s for the whole view). yyjson prints a number
+        # back in its shortest round-trip form, so the DOUBLE is the same.
+        return f"TRY_CAST({text} AS DOUBLE)"
 
     def json_to(self, one: str, kind: str) -> str:
         if kind == "string":

@@ -139,11 +139,14 @@ class ExprCompiler:
         return self.d.to_json(v.sql)
 
     def as_native(self, v: Val, kind: str) -> str:
-        if kind == "string" and v.root is not None and v.segs and v.choice is None:
+        if kind in ("string", "decimal") and v.root is not None and v.segs and v.choice is None:
             alls = [i for i, (k, _) in enumerate(v.segs) if k == "all"]
             if not alls or alls == [len(v.segs) - 1]:
                 segs = list(v.segs) if not alls else [*v.segs[:-1], ("idx", "0")]
-                return self.d.path_text(v.root, segs)
+                if kind == "string":
+                    return self.d.path_text(v.root, segs)
+                if (number := self.d.decimal_from_text(self.d.path_text(v.root, segs))) is not None:
+                    return number
         if v.rep == "sql" and v.root is None and v.choice is None:
             if v.sql == "NULL" or native_kind(v.ftype) == kind:
                 return v.sql
