@@ -117,8 +117,7 @@ class _Run:
         self.wh = wh
         self.stage = wh.scratch_schema(f"{wh.fhir_schema}_stage")
         self.map = f"{wh.fhir_schema}.omop_id_map"
-        temp = "TEMP " if wh.temporary_scratch else ""
-        self.names = {"cdm": wh.cdm_schema, "stage": self.stage, "map": self.map, "temp": temp}
+        self.names = {"cdm": wh.cdm_schema, "stage": self.stage, "map": self.map, "temp": wh.temp_prefix(self.stage)}
 
     def run(self, name: str) -> None:
         for statement in _sql(name):
@@ -144,7 +143,7 @@ def harmonize(wh: Warehouse) -> HarmonizeReport:
 
     def fill(run: _Run) -> None:
         for name in VIEWS:
-            materialize_view(wh, _view(name), f"{run.stage}.{name}", temporary=wh.temporary_scratch)
+            materialize_view(wh, _view(name), f"{run.stage}.{name}")
 
     def read(run: _Run) -> Counter[str]:
         counts: Counter[str] = Counter()

@@ -64,9 +64,6 @@ class Warehouse(ABC):
     # How a JSON column is declared, in canonical SQL that survives transpiling to this engine.
     json_type: ClassVar[str] = "JSON"
     supports_indexes: ClassVar[bool] = False
-    # Scratch tables (a run's intermediate results) are the engine's session-only tables: created with TEMP, in
-    # `scratch_schema`, never written to the warehouse's files.
-    temporary_scratch: ClassVar[bool] = False
 
     def __init__(self, url: WarehouseURL) -> None:
         self.url = url
@@ -156,6 +153,10 @@ class Warehouse(ABC):
     def drop_scratch(self, schema: str) -> None:
         self.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
 
+    def temp_prefix(self, schema: str) -> str:
+        """'TEMP ' where a table in `schema` must be created temporary (an engine's session-only scratch), else ''."""
+        return ""
+
     def table_exists(self, schema: str, table: str) -> bool:
         return table.lower() in self.list_tables(schema)
 
@@ -165,8 +166,7 @@ class Warehouse(ABC):
         if table.primary_key and self.enforces_primary_keys:
             cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
         name = f"{quote(schema)}.{quote(table.name)}"
-        temp = "TEMP " if self.temporary_scratch and schema == self.scratch_schema(schema) else ""
-        self._create(f"CREATE {temp}TABLE IF NOT EXISTS {name} (\n  " + ",\n  ".join(cols) + "\n)")
+        self._create(f"CREATE {self.temp_prefix(schema)}TABLE IF NOT EXISTS {name} (\n  " + ",\n  ".join(cols) + "\n)")
         if self.supports_indexes:
             for columns in table.indexes:
                 name = f"idx_{table.name}_{'_'.join(columns)}"[:63]

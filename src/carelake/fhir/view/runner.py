@@ -89,11 +89,10 @@ def materialize_view(
     *,
     kind: str = "table",
     schema: str | None = None,
-    temporary: bool = False,
 ) -> None:
     """Save a view's rows as warehouse table `target` (schema.name or name), or as a SQL view that stays live.
 
-    `temporary`: a session-only table, in the engine's scratch space (`Warehouse.scratch_schema`).
+    A table in the engine's session-only scratch (`Warehouse.scratch_schema`) is created temporary.
     """
     sql = _prepare(wh, view, schema)
     if kind == "view" and wh.dialect == "postgres":
@@ -104,14 +103,15 @@ def materialize_view(
     if len(parts) > 2 or not all(parts):
         raise ConfigError(f"{target!r} is not a table name", hint="use name or schema.name")
     qualified = ".".join(_dialect(wh).ident(p) for p in parts)
+    temp = wh.temp_prefix(parts[0]) if len(parts) == 2 else ""
     with wh.transaction():
-        if len(parts) == 2 and not temporary:
+        if len(parts) == 2 and not temp:
             wh.create_schema(parts[0])
         if kind == "view":
             wh.execute_native(f"CREATE OR REPLACE VIEW {qualified} AS {sql}")
         else:
             wh.execute_native(f"DROP TABLE IF EXISTS {qualified}")
-            wh.execute_native(f"CREATE {'TEMP ' if temporary else ''}TABLE {qualified} AS {sql}")
+            wh.execute_native(f"CREATE {temp}TABLE {qualified} AS {sql}")
 
 
 def run_view(
