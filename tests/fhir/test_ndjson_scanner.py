@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from carelake.fhir import stage_fhir
+from carelake.fhir.ndjson import NdjsonScanner, _pieces, _routed
 from carelake.fhir.validate import check_resource, shape_fits
 from carelake.warehouse import Warehouse, connect
 
@@ -104,6 +105,60 @@ def test_bad_lines_get_the_same_outcome(tmp_path: Path) -> None:
     keyed = next(row[0] for row in fast_store["patient"] if row[0].startswith("carelake-"))
     assert observations == {"o1": f"Patient/{keyed}", "o2": f"Patient/{keyed}", "o3": "Patient/p12",
                             "o4": "urn:uuid:nowhere"}  # fmt: skip
+
+
+def _chunks_both_ways(path: Path) -> tuple[list[Any], list[Any], int]:
+    """Each chunk of `path` as Arrow routes it and as DuckDB routes it line by line; and how many Arrow took."""
+    scanner = NdjsonScanner()
+    by_arrow, by_line, taken = [], [], 0
+    for first, table, bad, data in _pieces(path):
+        routes = scanner._arrow_routes(table, data)
+        if routes is not None:
+            taken += 1
+            by_arrow.append(vars(_routed(str(path), table, routes)))
+        piece = scanner._classified(iter([(first, table, bad, b"")]))  # no bytes, no rows: Arrow declines
+        assert piece is not None and isinstance(piece[3], str)
+        by_line.append(vars(scanner._route(str(path), table, piece[3])))
+    scanner.close()
+    return by_arrow, by_line, taken
+
+
+def _comparable(chunk: dict[str, Any]) -> dict[str, Any]:
+    return {**chunk, "fast": {rt: (rows.to_pylist(), k) for rt, (rows, k) in chunk["fast"].items()}}
+
+
+@pytest.mark.parametrize("name", ["Patient", "Encounter", "Practitioner", "Organization", "Location"])
+def test_arrow_routes_every_clean_chunk_as_the_line_by_line_way_does(tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.ndjson"
+    with gzip.open(DATA / "bulk" / f"{name}.000.ndjson.gz", "rb") as f:
+        path.write_bytes(f.read())
+    by_arrow, by_line, taken = _chunks_both_ways(path)
+    assert taken == len(by_line) >= 1
+    assert [_comparable(c) for c in by_arrow] == [_comparable(c) for c in by_line]
+    assert sum(len(c["fast"]) + len(c["pending"]) for c in by_arrow) >= 1
+
+
+@pytest.mark.parametrize(
+    ("odd", "why"),
+    [
+        ({"active": "yes"}, "one line does not fit: the merged structure does not either"),
+        ({"maritalStatus": None}, "a null merges away in Arrow's schema"),
+        ({"name": [{"family": "Doe"}, {"family": 5}]}, "items disagree: Arrow will not read the chunk"),
+        ({"gender": 1}, "a line disagrees with the others: Arrow will not read the chunk"),
+        ({"contained": [{"resourceType": "Patient", "id": "x"}]}, "a Resource-typed element needs a closer look"),
+    ],
+)
+def test_arrow_declines_a_chunk_it_cannot_vouch_for_whole(tmp_path: Path, odd: dict[str, Any], why: str) -> None:
+    lines = [json.dumps({**_PATIENT, "id": f"p{i}", "name": [] if i % 3 else _PATIENT["name"]}) for i in range(50)]
+    lines[17] = json.dumps({**_PATIENT, "id": "odd", **odd})
+    path = tmp_path / "p.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, by_line, taken = _chunks_both_ways(path)
+    assert taken == 0, why
+    assert sum(len(c["slow"]) for c in by_line) >= 1
+    clean = tmp_path / "clean.ndjson"
+    clean.write_text("\n".join(lines[:17] + lines[18:]) + "\n", encoding="utf-8")
+    assert _chunks_both_ways(clean)[2] == 1
 
 
 def test_a_line_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:

@@ -1,11 +1,17 @@
-"""Bulk NDJSON at engine speed: an in-memory DuckDB parses, sorts and shape-checks the lines, Python sees few of them.
+"""Bulk NDJSON at engine speed: Arrow or an in-memory DuckDB parses, sorts and shape-checks the lines, Python sees few.
 
-Parsing every resource in Python costs more than the rest of a load together. Here the lines of a file go to an
-in-memory DuckDB in chunks (as Arrow, with their line numbers); DuckDB finds each line's resourceType, id, whether
-it has references to rewrite, and its JSON structure. A structure is checked against the R4 model once
-(`validate.shape_fits`) and answers for every line that shares it, which on a real export is nearly all of them.
-What DuckDB cannot vouch for (malformed JSON, unknown types, odd ids, structures that need a closer look) goes to
-the full Python check, which gives the exact reason; so the outcome per line is the same as reading it in Python.
+Parsing every resource in Python costs more than the rest of a load together. Here a file is read in chunks of
+whole lines, and each chunk is classified in one of two ways; both find each line's resourceType, id, whether it
+has references to rewrite, and vouch for its shape against the R4 model (`validate.shape_fits`):
+
+- Arrow's JSON reader parses the whole chunk into columns, which also gives one schema for all its lines (their
+  merged structure). When that merged structure fits the model for every resource type in the chunk, so does each
+  line's own; on a clean export that is every chunk, and it is the cheap way (one C++ parse, no per-line structure).
+- Otherwise (a line Arrow will not take, items that disagree, a null, one line that does not fit) DuckDB computes each
+  line's JSON structure; a structure is checked once and answers for every line that shares it.
+
+What neither can vouch for (malformed JSON, unknown types, odd ids, structures that need a closer look) goes to the
+full Python check, which gives the exact reason; so the outcome per line is the same as reading it in Python.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import IO, Any, cast
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from carelake.fhir.model import r4
 from carelake.fhir.validate import shape_fits
@@ -60,6 +67,21 @@ ORDER BY l.n
 """
 
 
+# The Arrow way: DuckDB still finds references to rewrite and the identifier lists (their JSON text) in one quick
+# pass (no JSON parse but of lines that name an identifier), and a null value anywhere, which a merged structure
+# hides (a null where other lines hold an object): a chunk with one goes DuckDB's per-line way.
+_FIND = r"""
+SELECT coalesce(regexp_matches(line, '"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)'), false) AS pending,
+       coalesce(CASE WHEN contains(line, 'null') THEN regexp_matches(line, '[:\[,]\s*null\s*[,\]}]') END, false)
+         AS null_value,
+       CASE WHEN contains(line, '"identifier"') THEN CAST(try(json_extract(line, '$.identifier')) AS VARCHAR) END
+         AS identifiers
+FROM chunk ORDER BY n
+"""
+_ARROW_READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)
+_ROUTES = pa.schema([("rt", pa.string()), ("id", pa.string()), ("identifiers", pa.string()), ("route", pa.string())])
+
+
 @dataclass
 class Chunk:
     """One chunk of a file, routed.
@@ -90,6 +112,9 @@ class NdjsonScanner:
         # The read-ahead thread's own connection to the same database: it classifies the next chunk.
         self._ahead = self.con.cursor()
         self._turn = 0
+        # Merged structures (as Arrow schemas) judged per resource type, and how many chunks went the Arrow way.
+        self.fits: dict[tuple[str, str], bool] = {}
+        self.arrow_chunks = 0
 
     def close(self) -> None:
         self._ahead.close()
@@ -109,18 +134,23 @@ class NdjsonScanner:
             while (piece := ahead.result()) is not None:
                 ahead = pool.submit(self._classified, pieces)
                 first, table, bad, lines = piece
-                chunk = self._route(file, table, lines)
+                chunk = self._route(file, table, lines) if isinstance(lines, str) else _routed(file, table, lines)
                 chunk.unreadable.extend((first + i + 1, reason) for i, reason in bad)
                 yield chunk
 
     def _classified(
-        self, pieces: Iterator[tuple[int, pa.Table, list[tuple[int, str]]]]
-    ) -> tuple[int, pa.Table, list[tuple[int, str]], str] | None:
-        """The next piece of the file, classified into the table whose turn it is (runs on the read-ahead thread)."""
+        self, pieces: Iterator[tuple[int, pa.Table, list[tuple[int, str]], bytes]]
+    ) -> tuple[int, pa.Table, list[tuple[int, str]], str | pa.Table] | None:
+        """The next piece of the file, classified (runs on the read-ahead thread): its routes from Arrow, or else the
+        name of the DuckDB table whose turn it is, holding each line's findings."""
         piece = next(pieces, None)
         if piece is None:
             return None
-        first, table, bad = piece
+        first, table, bad, data = piece
+        routes = None if bad else self._arrow_routes(table, data)
+        if routes is not None:
+            self.arrow_chunks += 1
+            return first, table, bad, routes
         self._turn ^= 1
         lines = f"lines_{self._turn}"
         self._ahead.register("chunk", table)
@@ -131,40 +161,54 @@ class NdjsonScanner:
         return first, table, bad, lines
 
     def _route(self, file: str, table: pa.Table, lines: str) -> Chunk:
-        con = self.con
         self._judge(table, lines)
-        routes = con.sql(_ROUTE.format(lines=lines)).to_arrow_table()
-        if routes.num_rows != table.num_rows:
-            raise AssertionError(f"{file}: {routes.num_rows} routes for {table.num_rows} lines")
-        route = routes.column("route")
-        chunk = Chunk(lines=table.num_rows - pc.sum(pc.equal(route, "blank")).as_py())
-        fast = pa.table(
-            {"rt": routes.column("rt"), "id": routes.column("id"), "resource": table.column("line"),
-             "source_line": table.column("n")}
-        ).filter(pc.equal(route, "fast"))  # fmt: skip
-        types = fast.column("rt").unique().to_pylist() if fast.num_rows else []
-        for rt in types:
-            rows = fast if len(types) == 1 else fast.filter(pc.equal(fast.column("rt"), rt))
-            rows = rows.drop_columns(["rt"])
-            k = rows.num_rows
-            rows = rows.add_column(2, "source_file", pa.repeat(pa.scalar(file, pa.string()), k))
-            rows = rows.append_column("source_entry", pa.nulls(k, pa.int32()))
-            chunk.fast[str(rt)] = (rows, k)
-        # Everything else: pending and slow lines with their text, and the identifiers of fast ones (no text).
-        rest = pc.or_(pc.is_in(route, pa.array(["slow", "pending"])),
-                      pc.and_(pc.is_valid(routes.column("identifiers")), pc.equal(route, "fast")))  # fmt: skip
-        picked = pa.table(
-            {"n": table.column("n"), "line": table.column("line"), "rt": routes.column("rt"), "id": routes.column("id"),
-             "identifiers": routes.column("identifiers"), "route": route}
-        ).filter(rest)  # fmt: skip
-        for n, text, rt, rid, ids, kind in zip(*(c.to_pylist() for c in picked.columns), strict=True):
-            if kind == "pending":
-                chunk.pending.append((str(rt), str(rid), int(n), str(text)))
-            elif kind == "slow":
-                chunk.slow.append((int(n), str(text)))
-            if ids is not None and kind != "slow":
-                chunk.identifiers.append((int(n), str(rt), str(rid), json.loads(ids)))
-        return chunk
+        return _routed(file, table, self.con.sql(_ROUTE.format(lines=lines)).to_arrow_table())
+
+    def _arrow_routes(self, table: pa.Table, data: bytes) -> pa.Table | None:
+        """Each line's route when Arrow can vouch for the whole chunk at once, else None (DuckDB's way then).
+
+        Arrow's reader is as strict as Python's json (it takes NaN and Infinity, as both do) and fails on duplicate
+        keys and on items or lines that disagree in type; its schema is then the merged structure of the lines.
+        A line's own structure is part of the merged one, so if the merged one fits, each line's does; nulls are
+        the exception (they merge away), so a chunk with one goes DuckDB's way.
+        """
+        lines = table.column("line")
+        if not table.num_rows or pc.any(pc.equal(lines, "")).as_py():
+            return None  # Arrow skips blank lines, and the rows must match the lines one to one
+        self._ahead.register("chunk", table)
+        try:
+            found = self._ahead.sql(_FIND).to_arrow_table()
+        finally:
+            self._ahead.unregister("chunk")
+        if pc.any(found.column("null_value")).as_py():
+            return None
+        try:
+            parsed = pj.read_json(pa.BufferReader(data), read_options=_ARROW_READ)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        schema = parsed.schema
+        if parsed.num_rows != table.num_rows or _type_of(schema, "resourceType") != pa.string():
+            return None
+        if _type_of(schema, "id") not in (pa.string(), pa.null(), None):
+            return None  # ids that are numbers, or that all look like dates (Arrow reads those as timestamps)
+        rt = parsed.column("resourceType").combine_chunks()
+        merged = schema.to_string(show_field_metadata=False, show_schema_metadata=False)
+        model = r4()
+        fitting = []
+        for name in pc.unique(rt).drop_null().to_pylist():
+            key = (name, merged)
+            if key not in self.fits:
+                self.fits[key] = shape_fits(_shape(schema), name) if model.is_resource(name) else False
+            if self.fits[key]:
+                fitting.append(name)
+            elif model.is_resource(name):
+                return None  # some line of this type does not fit: find which, line by line
+        rid = parsed.column("id").combine_chunks().cast(pa.string()) if "id" in schema.names else pa.nulls(len(rt))
+        vouched = pc.and_(pc.fill_null(pc.is_in(rt, pa.array(fitting, pa.string())), False),
+                          pc.fill_null(pc.not_equal(rid, ""), False))  # fmt: skip
+        route = pc.if_else(vouched, pc.if_else(found.column("pending"), "pending", "fast"), "slow")
+        identifiers = found.column("identifiers")
+        return pa.table([rt, rid, identifiers, route], schema=_ROUTES)
 
     def _judge(self, table: pa.Table, lines: str) -> None:
         """Check each structure not seen before against the model, once, and record the verdict."""
@@ -192,8 +236,71 @@ class NdjsonScanner:
             log.debug("judged %d new structures (%d fit)", len(verdicts), sum(v[2] for v in verdicts))
 
 
-def _pieces(path: Path) -> Iterator[tuple[int, pa.Table, list[tuple[int, str]]]]:
-    """The file in chunks of whole lines: (lines before it, a table of line number and text, unreadable lines)."""
+def _routed(file: str, table: pa.Table, routes: pa.Table) -> Chunk:
+    """A chunk cut by its routes (one per line, in line order): fast rows per type, and the lines Python needs."""
+    if routes.num_rows != table.num_rows:
+        raise AssertionError(f"{file}: {routes.num_rows} routes for {table.num_rows} lines")
+    route = routes.column("route")
+    chunk = Chunk(lines=table.num_rows - pc.sum(pc.equal(route, "blank")).as_py())
+    fast = pa.table(
+        {"rt": routes.column("rt"), "id": routes.column("id"), "resource": table.column("line"),
+         "source_line": table.column("n")}
+    ).filter(pc.equal(route, "fast"))  # fmt: skip
+    types = fast.column("rt").unique().to_pylist() if fast.num_rows else []
+    for rt in types:
+        rows = fast if len(types) == 1 else fast.filter(pc.equal(fast.column("rt"), rt))
+        rows = rows.drop_columns(["rt"])
+        k = rows.num_rows
+        rows = rows.add_column(2, "source_file", pa.repeat(pa.scalar(file, pa.string()), k))
+        rows = rows.append_column("source_entry", pa.nulls(k, pa.int32()))
+        chunk.fast[str(rt)] = (rows, k)
+    # Everything else: pending and slow lines with their text, and the identifiers of fast ones (no text).
+    rest = pc.or_(pc.is_in(route, pa.array(["slow", "pending"])),
+                  pc.and_(pc.is_valid(routes.column("identifiers")), pc.equal(route, "fast")))  # fmt: skip
+    picked = pa.table(
+        {"n": table.column("n"), "line": table.column("line"), "rt": routes.column("rt"), "id": routes.column("id"),
+         "identifiers": routes.column("identifiers"), "route": route}
+    ).filter(rest)  # fmt: skip
+    for n, text, rt, rid, ids, kind in zip(*(c.to_pylist() for c in picked.columns), strict=True):
+        if kind == "pending":
+            chunk.pending.append((str(rt), str(rid), int(n), str(text)))
+        elif kind == "slow":
+            chunk.slow.append((int(n), str(text)))
+        if ids is not None and kind != "slow":
+            chunk.identifiers.append((int(n), str(rt), str(rid), json.loads(ids)))
+    return chunk
+
+
+def _type_of(schema: pa.Schema, name: str) -> pa.DataType | None:
+    return schema.field(name).type if name in schema.names else None
+
+
+def _shape(schema: pa.Schema) -> dict[str, Any]:
+    """An Arrow schema as `json_structure` would write the merged structure (the form `shape_fits` reads)."""
+    return {f.name: _shape_of(f.type) for f in schema}
+
+
+def _shape_of(t: pa.DataType) -> Any:
+    if pa.types.is_struct(t):
+        return {t.field(i).name: _shape_of(t.field(i).type) for i in range(t.num_fields)}
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return [_shape_of(t.value_type)]
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "VARCHAR"  # Arrow reads some strings as timestamps; in JSON they are strings
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE"
+    if pa.types.is_null(t):
+        return "NULL"
+    return "JSON"  # nothing else comes out of Arrow's JSON reader; never vouched for
+
+
+def _pieces(path: Path) -> Iterator[tuple[int, pa.Table, list[tuple[int, str]], bytes]]:
+    """The file in chunks of whole lines: (lines before it, a table of line number and text, unreadable lines, the
+    chunk's bytes)."""
     number = 0
     with _open_binary(path) as f:
         while data := f.read(_CHUNK_BYTES):
@@ -204,7 +311,7 @@ def _pieces(path: Path) -> Iterator[tuple[int, pa.Table, list[tuple[int, str]]]]
                 lines = lines[:-1]
             whole = pa.table({"n": pa.array(range(number + 1, number + 1 + len(lines)), pa.int64()), "line": lines})
             # Several record batches, so DuckDB scans the chunk on every core (one batch is one thread).
-            yield number, pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema), bad
+            yield number, pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema), bad, data
             number += len(lines)
 
 
