@@ -92,9 +92,11 @@ FROM {stage}.visit_key AS k
 LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = k.visit_key
 LEFT JOIN {map} AS d ON d.kind = 'visit_detail' AND d.source_id = k.id;
 
+-- Only the columns the inserts and the accounting read: the table is millions of rows, and its width is its cost.
 CREATE {temp}TABLE {stage}.event_ready AS
 SELECT
-  c.*,
+  c.resource_type, c.resource_id, c.code, c.source_concept_id, c.concept_id,
+  c.value_number, c.value_unit, c.value_code, c.value_string,
   c.resource_type || '/' || c.id || '|' || CAST(c.concept_id AS VARCHAR) AS row_key,
   -- An allergy whose code is a substance (RxNorm aspirin: Drug) is an observation, never an exposure.
   CASE CASE WHEN c.resource_type = 'AllergyIntolerance' AND c.domain_id <> 'Condition' THEN 'Observation'
