@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from carelake.fhir import stage_fhir
-from carelake.fhir.ndjson import NdjsonScanner, _pieces, _routed
+from carelake.fhir.ndjson import _CLASSIFY, NdjsonScanner, _blocks, _lines_table, _routed
 from carelake.fhir.validate import check_resource, shape_fits
 from carelake.warehouse import Warehouse, connect
 
@@ -111,14 +111,16 @@ def _chunks_both_ways(path: Path) -> tuple[list[Any], list[Any], int]:
     """Each chunk of `path` as Arrow routes it and as DuckDB routes it line by line; and how many Arrow took."""
     scanner = NdjsonScanner()
     by_arrow, by_line, taken = [], [], 0
-    for first, table, bad, data in _pieces(path):
+    for first, data in _blocks(path):
+        table, _ = _lines_table(first, data)
         routes = scanner._arrow_routes(table, data)
         if routes is not None:
             taken += 1
             by_arrow.append(vars(_routed(str(path), table, routes)))
-        piece = scanner._classified(iter([(first, table, bad, b"")]))  # no bytes, no rows: Arrow declines
-        assert piece is not None and isinstance(piece[3], str)
-        by_line.append(vars(scanner._route(str(path), table, piece[3])))
+        scanner.con.register("chunk", table)
+        scanner.con.execute(_CLASSIFY.format(lines="lines_t"))
+        scanner.con.unregister("chunk")
+        by_line.append(vars(scanner._route(str(path), table, "lines_t")))
     scanner.close()
     return by_arrow, by_line, taken
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 __all__ = ["Chunk", "NdjsonScanner"]
 
 _CHUNK_BYTES = 16 << 20
+# Chunks classified at once, each on a worker thread, ahead of the one being routed: two keep both cores busy.
+_WORKERS = 2
 _BATCH_ROWS = 2048
 # One parse finds type, id and identifiers (`try` turns malformed JSON into NULL); json_structure is the second.
 # The type and id come out as JSON text and are unquoted apart: an id that is not a JSON string is no key.
@@ -78,8 +81,13 @@ SELECT coalesce(regexp_matches(line, '"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?
          AS identifiers
 FROM chunk ORDER BY n
 """
-_ARROW_READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)
+_ARROW_READ = pj.ReadOptions(use_threads=False, block_size=1 << 20)
 _ROUTES = pa.schema([("rt", pa.string()), ("id", pa.string()), ("identifiers", pa.string()), ("route", pa.string())])
+
+
+# A classified chunk: lines before it, its lines (number and text), unreadable lines, and its routes (Arrow's way) or
+# the name of the DuckDB table holding each line's findings.
+_Piece = tuple[int, pa.Table, list[tuple[int, str]], "str | pa.Table"]
 
 
 @dataclass
@@ -109,60 +117,52 @@ class NdjsonScanner:
         self.con = duckdb.connect(":memory:", config={"memory_limit": "1GB"})
         self.con.execute("CREATE TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
         self.judged: set[tuple[str, int]] = set()
-        # The read-ahead thread's own connection to the same database: it classifies the next chunk.
-        self._ahead = self.con.cursor()
-        self._turn = 0
         # Merged structures (as Arrow schemas) judged per resource type, and how many chunks went the Arrow way.
         self.fits: dict[tuple[str, str], bool] = {}
         self.arrow_chunks = 0
 
     def close(self) -> None:
-        self._ahead.close()
         self.con.close()
 
     def scan(self, path: Path) -> Iterator[Chunk]:
         """Chunks of `path` in order; line numbers count every line of the file, blank ones too.
 
-        The next chunk is read, decoded and classified by DuckDB on a second thread while this one is judged, routed
-        and handed on (DuckDB and Arrow let go of Python's lock while they work), so the cores take turns less. The
-        two chunks in flight use two tables, `lines_0` and `lines_1`, by turns.
+        This thread reads the file's bytes; the next chunks are decoded and classified on worker threads (Arrow and
+        DuckDB let go of Python's lock while they work) while this one routes the chunk before and hands it on.
         """
         file = str(path)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="carelake-read") as pool:
-            pieces = _pieces(path)
-            ahead = pool.submit(self._classified, pieces)
-            while (piece := ahead.result()) is not None:
-                ahead = pool.submit(self._classified, pieces)
-                first, table, bad, lines = piece
-                chunk = self._route(file, table, lines) if isinstance(lines, str) else _routed(file, table, lines)
+        with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="carelake-read") as pool:
+            blocks = _blocks(path)
+            ahead: deque[Future[_Piece]] = deque()
+            while True:
+                while len(ahead) < _WORKERS and (block := next(blocks, None)) is not None:
+                    ahead.append(pool.submit(self._classified, *block))
+                if not ahead:
+                    break
+                first, table, bad, found = ahead.popleft().result()
+                chunk = self._route(file, table, found) if isinstance(found, str) else _routed(file, table, found)
                 chunk.unreadable.extend((first + i + 1, reason) for i, reason in bad)
                 yield chunk
 
-    def _classified(
-        self, pieces: Iterator[tuple[int, pa.Table, list[tuple[int, str]], bytes]]
-    ) -> tuple[int, pa.Table, list[tuple[int, str]], str | pa.Table] | None:
-        """The next piece of the file, classified (runs on the read-ahead thread): its routes from Arrow, or else the
-        name of the DuckDB table whose turn it is, holding each line's findings."""
-        piece = next(pieces, None)
-        if piece is None:
-            return None
-        first, table, bad, data = piece
+    def _classified(self, first: int, data: bytes) -> _Piece:
+        """A chunk decoded and classified (on a worker thread): its routes from Arrow, or else the name of the DuckDB
+        table holding each line's findings, for `_route`."""
+        table, bad = _lines_table(first, data)
         routes = None if bad else self._arrow_routes(table, data)
         if routes is not None:
             self.arrow_chunks += 1
             return first, table, bad, routes
-        self._turn ^= 1
-        lines = f"lines_{self._turn}"
-        self._ahead.register("chunk", table)
-        try:
-            self._ahead.execute(_CLASSIFY.format(lines=lines))
-        finally:
-            self._ahead.unregister("chunk")
+        lines = f"lines_{first}"
+        with self.con.cursor() as cur:
+            cur.register("chunk", table)
+            cur.execute(_CLASSIFY.format(lines=lines))
         return first, table, bad, lines
 
     def _route(self, file: str, table: pa.Table, lines: str) -> Chunk:
         self._judge(table, lines)
-        return _routed(file, table, self.con.sql(_ROUTE.format(lines=lines)).to_arrow_table())
+        routes = self.con.sql(_ROUTE.format(lines=lines)).to_arrow_table()
+        self.con.execute(f"DROP TABLE {lines}")
+        return _routed(file, table, routes)
 
     def _arrow_routes(self, table: pa.Table, data: bytes) -> pa.Table | None:
         """Each line's route when Arrow can vouch for the whole chunk at once, else None (DuckDB's way then).
@@ -175,11 +175,9 @@ class NdjsonScanner:
         lines = table.column("line")
         if not table.num_rows or pc.any(pc.equal(lines, "")).as_py():
             return None  # Arrow skips blank lines, and the rows must match the lines one to one
-        self._ahead.register("chunk", table)
-        try:
-            found = self._ahead.sql(_FIND).to_arrow_table()
-        finally:
-            self._ahead.unregister("chunk")
+        with self.con.cursor() as cur:
+            cur.register("chunk", table)
+            found = cur.sql(_FIND).to_arrow_table()
         if pc.any(found.column("null_value")).as_py():
             return None
         try:
@@ -298,21 +296,25 @@ def _shape_of(t: pa.DataType) -> Any:
     return "JSON"  # nothing else comes out of Arrow's JSON reader; never vouched for
 
 
-def _pieces(path: Path) -> Iterator[tuple[int, pa.Table, list[tuple[int, str]], bytes]]:
-    """The file in chunks of whole lines: (lines before it, a table of line number and text, unreadable lines, the
-    chunk's bytes)."""
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The file in chunks of whole lines, as bytes: (lines before it, the chunk)."""
     number = 0
     with _open_binary(path) as f:
         while data := f.read(_CHUNK_BYTES):
             if not data.endswith(b"\n"):
                 data += f.readline()
-            lines, bad = _decode(data)
-            if len(lines) and lines[-1].as_py() == "" and data.endswith(b"\n"):
-                lines = lines[:-1]
-            whole = pa.table({"n": pa.array(range(number + 1, number + 1 + len(lines)), pa.int64()), "line": lines})
-            # Several record batches, so DuckDB scans the chunk on every core (one batch is one thread).
-            yield number, pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema), bad, data
-            number += len(lines)
+            yield number, data
+            number += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def _lines_table(first: int, data: bytes) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """A chunk's lines, numbered from `first` + 1, as a table of line number and text; and its unreadable lines."""
+    lines, bad = _decode(data)
+    if len(lines) and lines[-1].as_py() == "" and data.endswith(b"\n"):
+        lines = lines[:-1]
+    whole = pa.table({"n": pa.array(range(first + 1, first + 1 + len(lines)), pa.int64()), "line": lines})
+    # Several record batches, so DuckDB scans the chunk on every core (one batch is one thread).
+    return pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS), whole.schema), bad
 
 
 def _open_binary(path: Path) -> IO[bytes]:
