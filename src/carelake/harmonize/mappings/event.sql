@@ -1,6 +1,8 @@
 -- Prepared events (event.prepare.sql) into the table of their standard concept's domain. unit_concept_id is NULL
 -- when the source gives no unit, 0 when it gives one the vocabulary lacks.
 -- value_source_value prints a whole number without ".0": engines disagree on CAST(12.0 AS VARCHAR) ('12.0', '12').
+-- Rows go in in id order: the primary key's index takes sorted keys far faster (DuckDB, 2.9M measurements: insert
+-- and commit 3.4 s -> 2.6 s).
 INSERT INTO {cdm}.condition_occurrence (
   condition_occurrence_id, person_id, condition_concept_id, condition_start_date, condition_start_datetime,
   condition_end_date, condition_end_datetime, condition_type_concept_id, visit_occurrence_id, visit_detail_id,
@@ -10,7 +12,8 @@ SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.e
        e.visit_id, e.visit_detail_id, e.code, e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'condition_occurrence' AND m.source_id = e.row_key
-WHERE e.target_table = 'condition_occurrence';
+WHERE e.target_table = 'condition_occurrence'
+ORDER BY m.omop_id;
 
 INSERT INTO {cdm}.procedure_occurrence (
   procedure_occurrence_id, person_id, procedure_concept_id, procedure_date, procedure_datetime,
@@ -21,7 +24,8 @@ SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.e
        e.visit_id, e.visit_detail_id, e.code, e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'procedure_occurrence' AND m.source_id = e.row_key
-WHERE e.target_table = 'procedure_occurrence';
+WHERE e.target_table = 'procedure_occurrence'
+ORDER BY m.omop_id;
 
 INSERT INTO {cdm}.drug_exposure (
   drug_exposure_id, person_id, drug_concept_id, drug_exposure_start_date, drug_exposure_start_datetime,
@@ -32,7 +36,8 @@ SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, coa
        coalesce(e.end_datetime, e.start_datetime), 32817, e.visit_id, e.visit_detail_id, e.code, e.source_concept_id
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'drug_exposure' AND m.source_id = e.row_key
-WHERE e.target_table = 'drug_exposure';
+WHERE e.target_table = 'drug_exposure'
+ORDER BY m.omop_id;
 
 INSERT INTO {cdm}.device_exposure (
   device_exposure_id, person_id, device_concept_id, device_exposure_start_date, device_exposure_start_datetime,
@@ -44,7 +49,8 @@ SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, e.e
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'device_exposure' AND m.source_id = e.row_key
 LEFT JOIN {stage}.device AS d ON e.resource_type = 'Device' AND d.id = e.resource_id
-WHERE e.target_table = 'device_exposure';
+WHERE e.target_table = 'device_exposure'
+ORDER BY m.omop_id;
 
 INSERT INTO {cdm}.measurement (
   measurement_id, person_id, measurement_concept_id, measurement_date, measurement_datetime,
@@ -59,7 +65,8 @@ SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 328
                 e.value_code, e.value_string)
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'measurement' AND m.source_id = e.row_key
-WHERE e.target_table = 'measurement';
+WHERE e.target_table = 'measurement'
+ORDER BY m.omop_id;
 
 INSERT INTO {cdm}.observation (
   observation_id, person_id, observation_concept_id, observation_date, observation_datetime,
@@ -75,3 +82,4 @@ SELECT m.omop_id, e.person_id, e.concept_id, e.start_date, e.start_datetime, 328
 FROM {stage}.event_ready AS e
 JOIN {map} AS m ON m.kind = 'observation' AND m.source_id = e.row_key
 WHERE e.target_table = 'observation'
+ORDER BY m.omop_id
