@@ -140,6 +140,35 @@ def test_arrow_routes_every_clean_chunk_as_the_line_by_line_way_does(tmp_path: P
     assert sum(len(c["fast"]) + len(c["pending"]) for c in by_arrow) >= 1
 
 
+def test_arrow_finds_references_to_rewrite_at_any_depth_as_the_pattern_does(tmp_path: Path) -> None:
+    """Each line has one reference, in a different place and form; only urns, absolute URLs and searches pend,
+    and the Arrow way marks the same lines as the line-by-line way."""
+
+    def obs(i: int, **more: Any) -> str:
+        return json.dumps({"resourceType": "Observation", "id": f"o{i}", "status": "final", "code": {"text": "x"},
+                           **more})  # fmt: skip
+
+    places = [
+        {"subject": {"reference": "Patient/p1"}},
+        {"subject": {"reference": "urn:uuid:1"}},
+        {"encounter": {"reference": "Encounter?identifier=urn:s|e1"}},
+        {"performer": [{"reference": "Practitioner/a"}, {"reference": "https://x.org/fhir/Practitioner/b"}]},
+        {"performer": [{"display": "no reference"}]},
+        {"extension": [{"url": "u", "extension": [{"url": "v", "valueReference": {"reference": "http://y/Group/g"}}]}]},
+        {"extension": [{"url": "u", "extension": [{"url": "v", "valueReference": {"reference": "Group/g"}}]}]},
+        {"basedOn": [], "partOf": [{"reference": "Procedure/x"}, {"reference": "Procedure?code=1"}]},
+        {"hasMember": [{"identifier": {"value": "urn:not-a-reference"}}]},
+        {},
+    ]
+    lines = [obs(i, **more) for i, more in enumerate(places)]
+    path = tmp_path / "o.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    by_arrow, by_line, taken = _chunks_both_ways(path)
+    assert taken == 1
+    assert [_comparable(c) for c in by_arrow] == [_comparable(c) for c in by_line]
+    assert [n for _, _, n, _ in by_arrow[0]["pending"]] == [2, 3, 4, 6, 8]
+
+
 @pytest.mark.parametrize(
     ("odd", "why"),
     [
