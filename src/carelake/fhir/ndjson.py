@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -70,17 +71,16 @@ ORDER BY l.n
 """
 
 
-# The Arrow way: DuckDB still finds references to rewrite and the identifier lists (their JSON text) in one quick
-# pass (no JSON parse but of lines that name an identifier), and a null value anywhere, which a merged structure
-# hides (a null where other lines hold an object): a chunk with one goes DuckDB's per-line way.
+# The Arrow way: DuckDB still looks for a null value anywhere, which a merged structure hides (a null where other
+# lines hold an object): a chunk with one goes DuckDB's per-line way. A quick scan for the word first.
 _FIND = r"""
-SELECT coalesce(regexp_matches(line, '"reference"\s*:\s*"(?:urn:|https?:|[^"]*\?)'), false) AS pending,
-       coalesce(CASE WHEN contains(line, 'null') THEN regexp_matches(line, '[:\[,]\s*null\s*[,\]}]') END, false)
-         AS null_value,
-       CASE WHEN contains(line, '"identifier"') THEN CAST(try(json_extract(line, '$.identifier')) AS VARCHAR) END
-         AS identifiers
+SELECT coalesce(CASE WHEN contains(line, 'null') THEN regexp_matches(line, '[:\[,]\s*null\s*[,\]}]') END, false)
+         AS null_value
 FROM chunk ORDER BY n
 """
+# The identifier lists of the lines that have one, as JSON text (Arrow's columns hold typed values: dates become
+# timestamps); DuckDB parses those lines only.
+_IDENTIFIERS = "SELECT CAST(json_extract(line, '$.identifier') AS VARCHAR) AS identifiers FROM listed ORDER BY n"
 _ARROW_READ = pj.ReadOptions(use_threads=False, block_size=1 << 20)
 _ROUTES = pa.schema([("rt", pa.string()), ("id", pa.string()), ("identifiers", pa.string()), ("route", pa.string())])
 
@@ -204,8 +204,15 @@ class NdjsonScanner:
         rid = parsed.column("id").combine_chunks().cast(pa.string()) if "id" in schema.names else pa.nulls(len(rt))
         vouched = pc.and_(pc.fill_null(pc.is_in(rt, pa.array(fitting, pa.string())), False),
                           pc.fill_null(pc.not_equal(rid, ""), False))  # fmt: skip
-        route = pc.if_else(vouched, pc.if_else(found.column("pending"), "pending", "fast"), "slow")
-        identifiers = found.column("identifiers")
+        route = pc.if_else(vouched, pc.if_else(_pending(parsed), "pending", "fast"), "slow")
+        identifiers = pa.nulls(len(rt), pa.string())
+        if "identifier" in schema.names:
+            listed = pc.and_(pc.is_valid(parsed.column("identifier").combine_chunks()), vouched)
+            if pc.any(listed).as_py():
+                with self.con.cursor() as cur:
+                    cur.register("listed", table.filter(listed))
+                    found = cur.sql(_IDENTIFIERS).to_arrow_table().column(0).combine_chunks()
+                identifiers = pc.replace_with_mask(identifiers, listed, found)
         return pa.table([rt, rid, identifiers, route], schema=_ROUTES)
 
     def _judge(self, table: pa.Table, lines: str) -> None:
@@ -267,6 +274,46 @@ def _routed(file: str, table: pa.Table, routes: pa.Table) -> Chunk:
         if ids is not None and kind != "slow":
             chunk.identifiers.append((int(n), str(rt), str(rid), json.loads(ids)))
     return chunk
+
+
+def _pending(parsed: pa.Table) -> pa.Array:
+    """Per row: does it hold a reference to rewrite (a `reference` that is a urn, an absolute URL or a search)?
+
+    The same test as `_CLASSIFY`'s pattern on the text, made on the parsed columns: every string field named
+    `reference`, at any depth, is checked, and a hit in a list is traced back to its row.
+    """
+    hits: list[np.ndarray] = []
+    offset = 0
+    for batch in parsed.to_batches():
+        rows = np.arange(offset, offset + batch.num_rows)
+        for column, fld in zip(batch.columns, batch.schema, strict=True):
+            _find_references(column, fld.type, rows, hits)
+        offset += batch.num_rows
+    mask = np.zeros(parsed.num_rows, dtype=bool)
+    for found in hits:
+        mask[found] = True
+    return pa.array(mask)
+
+
+def _find_references(values: pa.Array, kind: pa.DataType, rows: np.ndarray, hits: list[np.ndarray]) -> None:
+    """Rows (`rows[i]` holds `values[i]`) whose values hold, at any depth, a `reference` to rewrite."""
+    if pa.types.is_struct(kind):
+        children = cast(pa.StructArray, values).flatten()  # a null struct's fields come out null
+        for i in range(kind.num_fields):
+            sub = kind.field(i)
+            if sub.name == "reference" and pa.types.is_string(sub.type):
+                ref = children[i]
+                pending = pc.or_(
+                    pc.or_(pc.starts_with(ref, "urn:"), pc.starts_with(ref, "http:")),
+                    pc.or_(pc.starts_with(ref, "https:"), pc.match_substring(ref, "?")),
+                )
+                hits.append(rows[np.flatnonzero(pc.fill_null(pending, False).to_numpy(zero_copy_only=False))])
+            else:
+                _find_references(children[i], sub.type, rows, hits)
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        listed = cast(pa.ListArray, values)
+        parents = pc.list_parent_indices(listed).to_numpy()
+        _find_references(pc.list_flatten(listed), kind.value_type, rows[parents], hits)
 
 
 def _type_of(schema: pa.Schema, name: str) -> pa.DataType | None:

@@ -127,14 +127,21 @@ class _Run:
         return int(self.wh.fetch_scalar(sql.format(**self.names)) or 0)
 
     def assign_ids(self, kind: str, keys_sql: str) -> None:
-        """Give every new source key of `kind` the next id; known keys keep theirs."""
+        """Give every new source key of `kind` the next id; known keys keep theirs.
+
+        On a first load of a kind nothing is known, and the probe of every key into the map is skipped.
+        """
+        known = f"SELECT source_id FROM {self.map} WHERE kind = '{kind}'"
+        if self.scalar(f"SELECT count(*) FROM ({known}) AS k"):
+            start = f"(SELECT coalesce(max(omop_id), 0) FROM {self.map} WHERE kind = '{kind}')"
+            new = f"WHERE k.key NOT IN ({known})"
+        else:
+            start, new = "0", ""
         self.wh.execute(
             f"""INSERT INTO {self.map} (kind, source_id, omop_id)
-            SELECT '{kind}', k.key,
-                   (SELECT coalesce(max(omop_id), 0) FROM {self.map} WHERE kind = '{kind}')
-                   + row_number() OVER (ORDER BY k.key)
+            SELECT '{kind}', k.key, {start} + row_number() OVER (ORDER BY k.key)
             FROM (SELECT DISTINCT key FROM ({keys_sql.format(**self.names)}) AS s) AS k
-            WHERE k.key NOT IN (SELECT source_id FROM {self.map} WHERE kind = '{kind}')"""
+            {new}"""
         )
 
 
