@@ -54,7 +54,11 @@ TARGETS = (
 # over millions of source ids made assigning them four times slower.
 _MAP = TableSchema(
     "omop_id_map",
-    (Column("kind", "varchar", False), Column("source_id", "varchar", False), Column("omop_id", "bigint", False)),
+    (
+        Column("kind", "varchar", False),
+        Column("source_id", "varchar", False, compressible=False),
+        Column("omop_id", "bigint", False),
+    ),
     row_key=("kind", "source_id"),
 )
 # Stage tables only some sources fill (Synthea CSV's device encounter and STOP); created empty for the others.

@@ -26,12 +26,17 @@ _ARROW: dict[str, pa.DataType] = {
 
 @dataclass(frozen=True)
 class Column:
-    """One column; `length` is the declared VARCHAR length (None: unbounded)."""
+    """One column; `length` is the declared VARCHAR length (None: unbounded).
+
+    `compressible=False` marks values that compression cannot shrink but costs time to try on (unique text keys,
+    such as the source ids of the OMOP id map); an engine that can store such a column plain does.
+    """
 
     name: str
     kind: ColumnKind
     nullable: bool = True
     length: int | None = None
+    compressible: bool = True
 
     @property
     def arrow_type(self) -> pa.DataType:

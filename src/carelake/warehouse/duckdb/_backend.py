@@ -14,7 +14,7 @@ from duckdb.sqltypes import VARCHAR
 
 from carelake.errors import ConfigError, WarehouseError
 from carelake.warehouse._base import PrimaryKeyViolation, Warehouse, quote
-from carelake.warehouse._types import TableSchema
+from carelake.warehouse._types import Column, TableSchema
 from carelake.warehouse._url import WarehouseURL
 
 __all__ = ["DuckDBWarehouse"]
@@ -81,6 +81,12 @@ class DuckDBWarehouse(Warehouse):
 
     def _create(self, ddl: str) -> None:
         self.execute_native(ddl)  # DuckDB's own dialect already; SQLGlot does not know USING COMPRESSION
+
+    def _type_sql(self, column: Column) -> str:
+        # DuckDB tries dictionary and FSST compression on every string column; on millions of unique keys it finds
+        # nothing to save and spends the time anyway (2.9M id map keys: insert 2.5 s -> 1.7 s stored plain).
+        sql = super()._type_sql(column)
+        return sql if column.compressible else f"{sql} USING COMPRESSION uncompressed"
 
     def _execute(self, native_sql: str) -> None:
         try:
