@@ -108,15 +108,15 @@ def test_bad_lines_get_the_same_outcome(tmp_path: Path) -> None:
 
 
 def _chunks_both_ways(path: Path) -> tuple[list[Any], list[Any], int]:
-    """Each chunk of `path` as Arrow routes it and as DuckDB routes it line by line; and how many Arrow took."""
+    """Each chunk of `path` as Arrow routes it (None: not taken) and as DuckDB routes it line by line; and how many
+    Arrow took."""
     scanner = NdjsonScanner()
     by_arrow, by_line, taken = [], [], 0
     for first, data in _blocks(path):
         table, _ = _lines_table(first, data)
-        routes = scanner._arrow_routes(table, data)
-        if routes is not None:
-            taken += 1
-            by_arrow.append(vars(_routed(str(path), table, routes)))
+        routes = scanner._arrow_routes(table, data, str(path))
+        by_arrow.append(None if routes is None else vars(_routed(str(path), table, routes)))
+        taken += routes is not None
         scanner.con.register("chunk", table)
         scanner.con.execute(_CLASSIFY.format(lines="lines_t"))
         scanner.con.unregister("chunk")
@@ -167,6 +167,31 @@ def test_arrow_finds_references_to_rewrite_at_any_depth_as_the_pattern_does(tmp_
     assert taken == 1
     assert [_comparable(c) for c in by_arrow] == [_comparable(c) for c in by_line]
     assert [n for _, _, n, _ in by_arrow[0]["pending"]] == [2, 3, 4, 6, 8]
+
+
+def test_arrow_reads_later_chunks_to_the_structure_before_and_still_vouches_line_by_line(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Chunks after the first are read to the structure of one before (a hint); new fields, dates Arrow would not
+    guess as before, and a wrong type must come out as the line-by-line way has them."""
+    monkeypatch.setattr("carelake.fhir.ndjson._CHUNK_BYTES", 1000)
+    variants: list[dict[str, Any]] = [
+        {},
+        {"birthDate": "1970"},  # the chunk before read birthDate as a timestamp
+        {"deceasedDateTime": "2001-02-03T04:05:06Z", "multipleBirthInteger": 2},  # fields the hint lacks
+        {"multipleBirthInteger": 2.5},  # a number of another kind: still a number
+        {"name": [{"family": "Doe", "period": {"start": "2000"}}]},  # a new field deeper down
+        {"active": "yes"},  # a string where a boolean belongs: rejected
+        {"gender": 1},  # a number where the hint has a string: not read to the hint
+    ]
+    lines = [json.dumps({**_PATIENT, "id": f"p{i}", **variants[(i // 4) % len(variants)]}) for i in range(80)]
+    path = tmp_path / "p.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    by_arrow, by_line, taken = _chunks_both_ways(path)
+    assert len(by_line) >= 10 and taken >= len(by_line) // 2
+    for arrow, line in zip(by_arrow, by_line, strict=True):
+        assert arrow is None or _comparable(arrow) == _comparable(line)
+    assert sum(len(c["slow"]) for c in by_line) == 20  # the 12 "yes" and 8 numeric genders
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,8 @@ class NdjsonScanner:
         # Merged structures (as Arrow schemas) judged per resource type, and how many chunks went the Arrow way.
         self.fits: dict[tuple[str, str], bool] = {}
         self.arrow_chunks = 0
+        # Per file, the merged structure of a chunk before (one resource type): Arrow reads the next chunk to it.
+        self._hints: dict[str, pa.Schema] = {}
 
     def close(self) -> None:
         self.con.close()
@@ -136,7 +138,7 @@ class NdjsonScanner:
             ahead: deque[Future[_Piece]] = deque()
             while True:
                 while len(ahead) < _WORKERS and (block := next(blocks, None)) is not None:
-                    ahead.append(pool.submit(self._classified, *block))
+                    ahead.append(pool.submit(self._classified, file, *block))
                 if not ahead:
                     break
                 first, table, bad, found = ahead.popleft().result()
@@ -144,11 +146,11 @@ class NdjsonScanner:
                 chunk.unreadable.extend((first + i + 1, reason) for i, reason in bad)
                 yield chunk
 
-    def _classified(self, first: int, data: bytes) -> _Piece:
+    def _classified(self, file: str, first: int, data: bytes) -> _Piece:
         """A chunk decoded and classified (on a worker thread): its routes from Arrow, or else the name of the DuckDB
         table holding each line's findings, for `_route`."""
         table, bad = _lines_table(first, data)
-        routes = None if bad else self._arrow_routes(table, data)
+        routes = None if bad else self._arrow_routes(table, data, file)
         if routes is not None:
             self.arrow_chunks += 1
             return first, table, bad, routes
@@ -164,7 +166,7 @@ class NdjsonScanner:
         self.con.execute(f"DROP TABLE {lines}")
         return _routed(file, table, routes)
 
-    def _arrow_routes(self, table: pa.Table, data: bytes) -> pa.Table | None:
+    def _arrow_routes(self, table: pa.Table, data: bytes, file: str) -> pa.Table | None:
         """Each line's route when Arrow can vouch for the whole chunk at once, else None (DuckDB's way then).
 
         Arrow's reader is as strict as Python's json (it takes NaN and Infinity, as both do) and fails on duplicate
@@ -180,27 +182,17 @@ class NdjsonScanner:
             found = cur.sql(_FIND).to_arrow_table()
         if pc.any(found.column("null_value")).as_py():
             return None
-        try:
-            parsed = pj.read_json(pa.BufferReader(data), read_options=_ARROW_READ)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        hint = self._hints.get(file)
+        judged = self._parsed(data, table.num_rows, hint)
+        if judged is None and hint is not None:
+            judged = self._parsed(data, table.num_rows, None)  # the structure changed: read it afresh
+        if judged is None:
             return None
+        parsed, fitting = judged
         schema = parsed.schema
-        if parsed.num_rows != table.num_rows or _type_of(schema, "resourceType") != pa.string():
-            return None
-        if _type_of(schema, "id") not in (pa.string(), pa.null(), None):
-            return None  # ids that are numbers, or that all look like dates (Arrow reads those as timestamps)
         rt = parsed.column("resourceType").combine_chunks()
-        merged = schema.to_string(show_field_metadata=False, show_schema_metadata=False)
-        model = r4()
-        fitting = []
-        for name in pc.unique(rt).drop_null().to_pylist():
-            key = (name, merged)
-            if key not in self.fits:
-                self.fits[key] = shape_fits(_shape(schema), name) if model.is_resource(name) else False
-            if self.fits[key]:
-                fitting.append(name)
-            elif model.is_resource(name):
-                return None  # some line of this type does not fit: find which, line by line
+        if len(fitting) == 1 and pc.all(pc.equal(rt, fitting[0])).as_py():
+            self._hints[file] = _plain(schema)
         rid = parsed.column("id").combine_chunks().cast(pa.string()) if "id" in schema.names else pa.nulls(len(rt))
         vouched = pc.and_(pc.fill_null(pc.is_in(rt, pa.array(fitting, pa.string())), False),
                           pc.fill_null(pc.not_equal(rid, ""), False))  # fmt: skip
@@ -214,6 +206,38 @@ class NdjsonScanner:
                     found = cur.sql(_IDENTIFIERS).to_arrow_table().column(0).combine_chunks()
                 identifiers = pc.replace_with_mask(identifiers, listed, found)
         return pa.table([rt, rid, identifiers, route], schema=_ROUTES)
+
+    def _parsed(self, data: bytes, rows: int, hint: pa.Schema | None) -> tuple[pa.Table, list[str]] | None:
+        """The chunk parsed by Arrow and the resource types its merged structure fits, or None when Arrow cannot
+        vouch for every line (then the caller goes DuckDB's way).
+
+        With `hint` (the structure of a chunk before, timestamps as strings), Arrow reads the fields it names to
+        those types without inferring them again and still infers fields it does not name; a value of another type
+        is an error, never a conversion, so the merged structure stays that of the lines.
+        """
+        options = None if hint is None else pj.ParseOptions(explicit_schema=hint, unexpected_field_behavior="infer")
+        try:
+            parsed = pj.read_json(pa.BufferReader(data), read_options=_ARROW_READ, parse_options=options)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        schema = parsed.schema
+        if parsed.num_rows != rows or _type_of(schema, "resourceType") != pa.string():
+            return None
+        if _type_of(schema, "id") not in (pa.string(), pa.null(), None):
+            return None  # ids that are numbers, or that all look like dates (Arrow reads those as timestamps)
+        merged = schema.to_string(show_field_metadata=False, show_schema_metadata=False)
+        model = r4()
+        fitting = []
+        names = pc.unique(parsed.column("resourceType")).drop_null().to_pylist()
+        for name in names:
+            key = (name, merged)
+            if key not in self.fits:
+                self.fits[key] = shape_fits(_shape(schema), name) if model.is_resource(name) else False
+            if self.fits[key]:
+                fitting.append(name)
+            elif model.is_resource(name):
+                return None  # some line of this type does not fit: find which, line by line
+        return parsed, fitting
 
     def _judge(self, table: pa.Table, lines: str) -> None:
         """Check each structure not seen before against the model, once, and record the verdict."""
@@ -314,6 +338,24 @@ def _find_references(values: pa.Array, kind: pa.DataType, rows: np.ndarray, hits
         listed = cast(pa.ListArray, values)
         parents = pc.list_parent_indices(listed).to_numpy()
         _find_references(pc.list_flatten(listed), kind.value_type, rows[parents], hits)
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """`schema` as a reading hint: timestamps as strings (Arrow guessed them from the text, and the next chunk may
+    not look so), and without fields only ever null or empty (their type is still unknown)."""
+    return pa.schema([pa.field(f.name, t) for f in schema if (t := _plain_type(f.type)) is not None])
+
+
+def _plain_type(t: pa.DataType) -> pa.DataType | None:
+    if pa.types.is_struct(t):
+        fields = [(t.field(i).name, _plain_type(t.field(i).type)) for i in range(t.num_fields)]
+        return pa.struct([pa.field(name, sub) for name, sub in fields if sub is not None])
+    if pa.types.is_list(t):
+        item = _plain_type(t.value_type)
+        return None if item is None else pa.list_(item)
+    if pa.types.is_null(t):
+        return None
+    return pa.string() if pa.types.is_timestamp(t) or pa.types.is_date(t) else t
 
 
 def _type_of(schema: pa.Schema, name: str) -> pa.DataType | None:
