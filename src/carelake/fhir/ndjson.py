@@ -427,7 +427,27 @@ def _decode(data: bytes) -> tuple[pa.Array, list[tuple[int, str]]]:
     except pa.ArrowInvalid:
         return _decode_by_line(data)
     lines = pc.split_pattern(text, "\n").flatten()
+    if _edges_plain(lines):
+        return lines.cast(pa.string()), []
     return pc.utf8_trim(lines, _WHITESPACE).cast(pa.string()), []
+
+
+# Bytes a line may start or end with and need no stripping: printable ASCII (a JSON line starts with "{" and ends
+# with "}"). Any other byte, a non-ASCII one included, sends the chunk through the strip.
+_PLAIN_EDGE = np.zeros(256, dtype=bool)
+_PLAIN_EDGE[0x21:0x7F] = True
+
+
+def _edges_plain(lines: pa.LargeStringArray) -> bool:
+    """True when no line of the chunk starts or ends with a byte `str.strip` could take off (the common case)."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    data = lines.buffers()[2]
+    if data is None:
+        return True
+    body = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    full = ends > starts
+    return bool(_PLAIN_EDGE[body[starts[full]]].all() and _PLAIN_EDGE[body[ends[full] - 1]].all())
 
 
 def _decode_by_line(data: bytes) -> tuple[pa.Array, list[tuple[int, str]]]:
