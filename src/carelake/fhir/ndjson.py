@@ -81,6 +81,7 @@ FROM chunk ORDER BY n
 # The identifier lists of the lines that have one, as JSON text (Arrow's columns hold typed values: dates become
 # timestamps); DuckDB parses those lines only.
 _IDENTIFIERS = "SELECT CAST(json_extract(line, '$.identifier') AS VARCHAR) AS identifiers FROM listed ORDER BY n"
+# Each worker parses its own chunk; Arrow's own threads on top of that only contend for the two cores.
 _ARROW_READ = pj.ReadOptions(use_threads=False, block_size=1 << 20)
 _ROUTES = pa.schema([("rt", pa.string()), ("id", pa.string()), ("identifiers", pa.string()), ("route", pa.string())])
 
