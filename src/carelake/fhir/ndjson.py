@@ -111,16 +111,15 @@ class Chunk:
 
 
 class NdjsonScanner:
-    """Reads NDJSON files in chunks through an in-memory DuckDB; remembers every structure it has judged."""
+    """Reads NDJSON files in chunks through Arrow or an in-memory DuckDB; remembers every structure it has judged."""
 
     def __init__(self) -> None:
         # It holds two chunks at most; a bound keeps DuckDB from caching towards its default of 80% of RAM.
         self.con = duckdb.connect(":memory:", config={"memory_limit": "1GB"})
         self.con.execute("CREATE TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
         self.judged: set[tuple[str, int]] = set()
-        # Merged structures (as Arrow schemas) judged per resource type, and how many chunks went the Arrow way.
+        # Merged structures (as Arrow schemas) judged per resource type.
         self.fits: dict[tuple[str, str], bool] = {}
-        self.arrow_chunks = 0
         # Per file, the merged structure of a chunk before (one resource type): Arrow reads the next chunk to it.
         self._hints: dict[str, pa.Schema] = {}
 
@@ -153,7 +152,6 @@ class NdjsonScanner:
         table, bad = _lines_table(first, data)
         routes = None if bad else self._arrow_routes(table, data, file)
         if routes is not None:
-            self.arrow_chunks += 1
             return first, table, bad, routes
         lines = f"lines_{first}"
         with self.con.cursor() as cur:
@@ -204,8 +202,8 @@ class NdjsonScanner:
             if pc.any(listed).as_py():
                 with self.con.cursor() as cur:
                     cur.register("listed", table.filter(listed))
-                    found = cur.sql(_IDENTIFIERS).to_arrow_table().column(0).combine_chunks()
-                identifiers = pc.replace_with_mask(identifiers, listed, found)
+                    texts = cur.sql(_IDENTIFIERS).to_arrow_table().column(0).combine_chunks()
+                identifiers = pc.replace_with_mask(identifiers, listed, texts)
         return pa.table([rt, rid, identifiers, route], schema=_ROUTES)
 
     def _parsed(self, data: bytes, rows: int, hint: pa.Schema | None) -> tuple[pa.Table, list[str]] | None:
@@ -220,7 +218,7 @@ class NdjsonScanner:
         try:
             parsed = pj.read_json(pa.BufferReader(data), read_options=_ARROW_READ, parse_options=options)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
+            return None  # a line Arrow will not read, or values that disagree: DuckDB's way finds which, line by line
         schema = parsed.schema
         if parsed.num_rows != rows or _type_of(schema, "resourceType") != pa.string():
             return None
@@ -420,8 +418,7 @@ _WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 def _decode(data: bytes) -> tuple[pa.Array, list[tuple[int, str]]]:
     """Lines of a chunk as text, stripped; a line that is not UTF-8 becomes null, listed with its index and reason.
 
-    Splitting, checking and stripping run in Arrow, off Python's lock: the read-ahead thread then costs the cores
-    little beside DuckDB's work on the chunk before.
+    Splitting, checking and stripping run in Arrow, off Python's lock, so the worker threads decode side by side.
     """
     try:
         text = pa.array([data], pa.large_binary()).cast(pa.large_string())
