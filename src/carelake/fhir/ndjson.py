@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 __all__ = ["Chunk", "NdjsonScanner"]
 
 _CHUNK_BYTES = 16 << 20
-# Chunks classified at once, each on a worker thread, ahead of the one being routed: two keep both cores busy.
+# Chunks are classified on two worker threads (both cores), up to four ahead of the one being routed, so a slow
+# write never leaves the workers idle for long (staging 5M: 24 s -> 22 s with the writer's queue).
 _WORKERS = 2
+_AHEAD = 4
 _BATCH_ROWS = 2048
 # One parse finds type, id and identifiers (`try` turns malformed JSON into NULL); json_structure is the second.
 # The type and id come out as JSON text and are unquoted apart: an id that is not a JSON string is no key.
@@ -137,7 +139,7 @@ class NdjsonScanner:
             blocks = _blocks(path)
             ahead: deque[Future[_Piece]] = deque()
             while True:
-                while len(ahead) < _WORKERS and (block := next(blocks, None)) is not None:
+                while len(ahead) < _AHEAD and (block := next(blocks, None)) is not None:
                     ahead.append(pool.submit(self._classified, file, *block))
                 if not ahead:
                     break
