@@ -108,7 +108,7 @@ def materialize_view(
         if len(parts) == 2 and not temp:
             wh.create_schema(parts[0])
         if kind == "view":
-            wh.execute_native(f"CREATE OR REPLACE VIEW {qualified} AS {sql}")
+            wh.execute_native(f"CREATE OR REPLACE {temp}VIEW {qualified} AS {sql}")
         else:
             wh.execute_native(f"DROP TABLE IF EXISTS {qualified}")
             wh.execute_native(f"CREATE {temp}TABLE {qualified} AS {sql}")
