@@ -297,7 +297,7 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
     report.rejected["Encounter"] = Counter({"no period.start": p(
         f"SELECT count(*) FROM {s}.encounter WHERE patient_id IN {loaded} AND start IS NULL "
         "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
-    _account_events(run, report, loaded)
+    _account_events(run, report)
     _account_notes(run, report, loaded)
     places = [("Practitioner", "practitioner", "provider"), ("Organization", "organization", "care_site"),
               ("Location", "location", "location")]  # fmt: skip
@@ -311,8 +311,9 @@ def _account(run: _Run, report: HarmonizeReport) -> None:
             kinds[rtype] = Counter({k: v for k, v in kinds[rtype].items() if v})
 
 
-def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
-    """Each event resource lands in the table(s) of its code's domain, or is skipped or rejected with a reason."""
+def _account_events(run: _Run, report: HarmonizeReport) -> None:
+    """Each event resource lands in the table(s) of its code's domain, or is skipped or rejected with a reason
+    (an event's person_id is NULL when its subject is no loaded Patient)."""
     s = run.stage
     # Counted in the warehouse: one row per (type, tables), not one per resource brought into Python.
     rows = run.wh.fetch_arrow(
@@ -326,14 +327,14 @@ def _account_events(run: _Run, report: HarmonizeReport, loaded: str) -> None:
         report.written.setdefault(row["resource_type"], Counter())[row["tables"]] += int(row["n"])
     outcomes = run.wh.fetch_arrow(
         f"""SELECT resource_type, CASE
-                 WHEN patient_id IS NULL OR patient_id NOT IN {loaded} THEN 'skipped:subject is not a loaded Patient'
+                 WHEN person_id IS NULL THEN 'skipped:subject is not a loaded Patient'
                  WHEN skip_reason IS NOT NULL THEN 'skipped:' || skip_reason
                  WHEN resource_type = 'AllergyIntolerance' THEN 'rejected:no date (onsetDateTime or recordedDate)'
                  ELSE 'rejected:no date (onset, performed, authoredOn, occurrence, effective or manufactureDate)'
                END AS outcome,
                count(DISTINCT resource_id) AS n
             FROM {s}.event
-            WHERE patient_id IS NULL OR patient_id NOT IN {loaded} OR skip_reason IS NOT NULL OR start_text IS NULL
+            WHERE person_id IS NULL OR skip_reason IS NOT NULL OR start_text IS NULL
             GROUP BY 1, 2"""
     ).to_pylist()
     for row in outcomes:
