@@ -1,3 +1,6 @@
+-- Every coded clinical event, whatever its resource, in one shape: the code, its dates, a reason to skip it,
+-- and the domain it goes to when its code does not map (the resource type decides then).
+
 -- Each encounter's visit and visit_detail ids, looked up once per encounter: the events then join one small table
 -- instead of probing the id map twice per event (millions of string probes into a map of millions).
 CREATE {temp}TABLE {stage}.encounter_ids AS
@@ -6,9 +9,8 @@ FROM {stage}.visit_key AS k
 LEFT JOIN {map} AS v ON v.kind = 'visit_occurrence' AND v.source_id = k.visit_key
 LEFT JOIN {map} AS d ON d.kind = 'visit_detail' AND d.source_id = k.id;
 
--- Every coded clinical event, whatever its resource, in one shape: the code, its dates, a reason to skip it,
--- and the domain it goes to when its code does not map (the resource type decides then). Its person and visit ids
--- are looked up here, once: the table is millions of rows, and three text ids a row would be its largest part.
+-- The events, with their person and visit ids looked up here, once: the table is millions of rows, and three text
+-- ids a row would be its largest part.
 CREATE {temp}TABLE {stage}.event AS
 SELECT u.resource_type, u.resource_id, u.part, p.omop_id AS person_id, x.visit_id, x.visit_detail_id, u.code_system,
        u.code, u.start_text, u.end_text, u.skip_reason, u.default_domain, u.value_number, u.value_unit, u.value_code,
