@@ -16,6 +16,7 @@ full Python check, which gives the exact reason; so the outcome per line is the 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import logging
@@ -312,12 +313,26 @@ def _pending(parsed: pa.Table) -> pa.Array:
     for batch in parsed.to_batches():
         rows = np.arange(offset, offset + batch.num_rows)
         for column, fld in zip(batch.columns, batch.schema, strict=True):
-            _find_references(column, fld.type, rows, hits)
+            if _holds_reference(fld.type):
+                _find_references(column, fld.type, rows, hits)
         offset += batch.num_rows
     mask = np.zeros(parsed.num_rows, dtype=bool)
     for found in hits:
         mask[found] = True
     return pa.array(mask)
+
+
+@functools.lru_cache(maxsize=4096)
+def _holds_reference(kind: pa.DataType) -> bool:
+    """Whether a value of this type has a string field `reference` at some depth: the walk skips what cannot."""
+    if pa.types.is_struct(kind):
+        return any(
+            (f.name == "reference" and pa.types.is_string(f.type)) or _holds_reference(f.type)
+            for f in (kind.field(i) for i in range(kind.num_fields))
+        )
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _holds_reference(kind.value_type)
+    return False
 
 
 def _find_references(values: pa.Array, kind: pa.DataType, rows: np.ndarray, hits: list[np.ndarray]) -> None:
@@ -333,7 +348,7 @@ def _find_references(values: pa.Array, kind: pa.DataType, rows: np.ndarray, hits
                     pc.or_(pc.starts_with(ref, "https:"), pc.match_substring(ref, "?")),
                 )
                 hits.append(rows[np.flatnonzero(pc.fill_null(pending, False).to_numpy(zero_copy_only=False))])
-            else:
+            elif _holds_reference(sub.type):
                 _find_references(children[i], sub.type, rows, hits)
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
         listed = cast(pa.ListArray, values)
