@@ -117,7 +117,7 @@ class NdjsonScanner:
     """Reads NDJSON files in chunks through Arrow or an in-memory DuckDB; remembers every structure it has judged."""
 
     def __init__(self) -> None:
-        # It holds two chunks at most; a bound keeps DuckDB from caching towards its default of 80% of RAM.
+        # It holds the chunks in flight (four at most); a bound keeps DuckDB from caching towards 80% of RAM.
         self.con = duckdb.connect(":memory:", config={"memory_limit": "1GB"})
         self.con.execute("CREATE TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
         self.judged: set[tuple[str, int]] = set()

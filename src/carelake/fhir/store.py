@@ -32,7 +32,7 @@ __all__ = ["FHIR_SCHEMA", "StageReport", "raw_table", "stage_fhir"]
 
 FHIR_SCHEMA = "fhir"
 _FLUSH_ROWS = 20_000
-# Writes waiting for the writer thread: each holds one chunk's rows (about 16 MB of text).
+# Writes handed to the writer thread and not yet done (the running one included): each holds one chunk's rows.
 _QUEUED_WRITES = 4
 _COLUMNS = "id, resource, source_file, source_line, source_entry"
 
@@ -120,13 +120,15 @@ class _Writer:
 
     def _submit(self, work: Callable[[], None]) -> None:
         while len(self._queued) >= _QUEUED_WRITES:
-            self._queued.popleft().result()
+            self._queued[0].result()  # taken off only once done, so `drain` still sees it if this is interrupted
+            self._queued.popleft()
         self._queued.append(self._pool.submit(work))
 
     def wait(self) -> None:
         """Block until every queued write is done; a write that failed raises here."""
         while self._queued:
-            self._queued.popleft().result()
+            self._queued[0].result()
+            self._queued.popleft()
 
     def drain(self) -> None:
         """Let the queued writes finish, whatever their outcome (before a rollback)."""
