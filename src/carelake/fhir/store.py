@@ -119,15 +119,17 @@ class _Writer:
         self._queued: deque[Future[None]] = deque()
 
     def _submit(self, work: Callable[[], None]) -> None:
-        while len(self._queued) >= _QUEUED_WRITES:
-            self._queued[0].result()  # taken off only once done, so `drain` still sees it if this is interrupted
-            self._queued.popleft()
+        self._settle(_QUEUED_WRITES - 1)
         self._queued.append(self._pool.submit(work))
 
     def wait(self) -> None:
         """Block until every queued write is done; a write that failed raises here."""
-        while self._queued:
-            self._queued[0].result()
+        self._settle(0)
+
+    def _settle(self, left: int) -> None:
+        """Wait for the oldest writes until at most `left` are queued; a write that failed raises here."""
+        while len(self._queued) > left:
+            self._queued[0].result()  # taken off only once done, so `drain` still sees it if this is interrupted
             self._queued.popleft()
 
     def drain(self) -> None:
