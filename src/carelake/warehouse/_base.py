@@ -65,7 +65,7 @@ class Warehouse(ABC):
     json_type: ClassVar[str] = "JSON"
     supports_indexes: ClassVar[bool] = False
 
-    def __init__(self, url: WarehouseURL) -> None:
+    def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
         self.url = url
         self.cdm_schema = url.cdm_schema
         self.results_schema = url.results_schema

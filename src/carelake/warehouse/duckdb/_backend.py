@@ -16,14 +16,12 @@ from carelake.errors import ConfigError, WarehouseError
 from carelake.warehouse._base import PrimaryKeyViolation, Warehouse, quote
 from carelake.warehouse._types import Column, TableSchema
 from carelake.warehouse._url import WarehouseURL
+from carelake.warehouse.duckdb._url import SETTINGS
 
 __all__ = ["DuckDBWarehouse"]
 
 # DuckDB 1.x: 'Duplicate key "id: 5" violates primary key constraint'; 2.x: 'duplicate key "5"'.
 _DUP = re.compile(r'[Dd]uplicate key "(?P<key>.*?)"', re.S)
-
-
-_SETTINGS = {"memory_limit", "threads", "temp_directory", "max_temp_directory_size"}
 
 
 class DuckDBWarehouse(Warehouse):
@@ -51,11 +49,11 @@ class DuckDBWarehouse(Warehouse):
             # commit 2.2 s -> 1.4 s), and the buffer takes memory.
             config["write_buffer_row_group_count"] = 1
             # ?memory_limit=2GB&threads=2 in the URL: DuckDB's buffer pool otherwise takes up to 80% of RAM.
-            config.update({k: v for k, v in url.options.items() if k in _SETTINGS})
+            config.update({k: v for k, v in url.options.items() if k in SETTINGS})
             self._con = duckdb.connect(target, read_only=read_only, config=config)
         except (duckdb.InvalidInputException, duckdb.ParserException) as e:
             raise ConfigError(
-                f"DuckDB setting in {url.raw}: {e}", hint=f"settings: {', '.join(sorted(_SETTINGS))}"
+                f"DuckDB setting in {url.raw}: {e}", hint=f"settings: {', '.join(sorted(SETTINGS))}"
             ) from e
         except duckdb.IOException as e:
             raise ConfigError(

@@ -50,7 +50,7 @@ class PostgresWarehouse(Warehouse):
     json_type = "JSONB"
     supports_indexes = True
 
-    def __init__(self, url: WarehouseURL) -> None:
+    def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
         super().__init__(url)
         assert url.dsn is not None
         try:

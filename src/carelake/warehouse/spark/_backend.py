@@ -92,7 +92,7 @@ class SparkWarehouse(Warehouse):
     supports_transactions = False
     enforces_primary_keys = False
 
-    def __init__(self, url: WarehouseURL) -> None:
+    def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
         super().__init__(url)
         assert url.path is not None
         self.root = url.path.resolve()

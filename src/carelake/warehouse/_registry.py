@@ -1,0 +1,64 @@
+"""The backends, keyed by URL scheme: where each one's URL parser and class live, and which extra it needs.
+
+Adding an engine is one entry here plus its folder; nothing above the warehouse names an engine. The URL parsers
+import no engine library, so parsing a URL (and `carelake --help`) stays fast for users without every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from carelake.errors import ConfigError
+
+if TYPE_CHECKING:
+    from carelake.warehouse._base import Warehouse
+    from carelake.warehouse._url import UrlParts, WarehouseURL
+
+__all__ = ["BACKENDS", "Backend", "backend_class", "url_parser"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One engine: its name (`WarehouseURL.backend`), URL schemes, modules, and the extra that installs it."""
+
+    name: str
+    schemes: tuple[str, ...]
+    package: str
+    cls: str
+    library: str
+    extra: str | None = None
+
+
+BACKENDS: tuple[Backend, ...] = (
+    Backend("duckdb", ("duckdb",), "carelake.warehouse.duckdb", "DuckDBWarehouse", "duckdb"),
+    Backend("postgres", ("postgresql", "postgres"), "carelake.warehouse.postgres", "PostgresWarehouse", "psycopg"),
+    Backend("spark", ("spark",), "carelake.warehouse.spark", "SparkWarehouse", "pyspark", extra="spark"),
+)
+_BY_SCHEME = {scheme: b for b in BACKENDS for scheme in b.schemes}
+_BY_NAME = {b.name: b for b in BACKENDS}
+
+
+def url_parser(scheme: str) -> Callable[[UrlParts], WarehouseURL] | None:
+    """The URL parser of the backend for `scheme`, or None for a scheme no backend takes."""
+    backend = _BY_SCHEME.get(scheme)
+    if backend is None:
+        return None
+    parse: Callable[[UrlParts], WarehouseURL] = import_module(f"{backend.package}._url").parse
+    return parse
+
+
+def backend_class(name: str) -> type[Warehouse]:
+    """The Warehouse class of backend `name`, imported now; a missing engine library is a clear error."""
+    backend = _BY_NAME[name]
+    try:
+        module = import_module(f"{backend.package}._backend")
+    except ImportError as e:
+        if e.name is None or e.name.split(".")[0] != backend.library:
+            raise
+        how = f"install carelake with the '{backend.extra}' extra: pip install 'carelake[{backend.extra}]'"
+        raise ConfigError(f"the {backend.name} backend needs the {backend.library} package", hint=how) from e
+    cls: type[Warehouse] = getattr(module, backend.cls)
+    return cls
