@@ -78,6 +78,12 @@ def test_sql_prints_script_in_dialect(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "CREATE TEMPORARY TABLE cl_codesets" in done.stdout
     assert "cohort_definition_id" in done.stdout and "23" in done.stdout
+    # Without --dialect, the SQL and schema names are those of the warehouse given (nothing connects to it).
+    spark = cli("-w", "spark://local?path=lake&schema=omop", "cohort", "sql", str(LIBRARY / "23.json"), cwd=tmp_path)
+    assert spark.returncode == 0, spark.stderr
+    assert "FROM `omop`.visit_occurrence" in spark.stdout and not (tmp_path / "lake").exists()
+    wrong = cli("cohort", "sql", str(LIBRARY / "23.json"), "--dialect", "oracle", cwd=tmp_path)
+    assert wrong.returncode == 2 and "unknown engine 'oracle'" in wrong.stderr
 
 
 def test_bad_definition_exits_2(loaded: str, tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from carelake.errors import ConfigError
 from carelake.features import CovariateSettings, FeatureMatrix, extract
 from carelake.omop.schema import create_cdm
 from carelake.warehouse import Warehouse, connect
+from engines import drop, make_url
 
 LIBRARY = Path(__file__).parents[1] / "data" / "circe" / "phenotypelibrary"
 DOMAINS = {
@@ -204,18 +203,21 @@ def test_concept_groups_roll_up_through_ancestors(tmp_path: Path, sample_dir: Pa
     wh.close()
 
 
-@pytest.mark.postgres
-def test_postgres_matches_duckdb(wh: Warehouse, sample_dir: Path) -> None:
-    tag = uuid.uuid4().hex[:10]
-    server = os.environ.get("CARELAKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-    pg = connect(f"{server}?schema=cdm_{tag}&results=results_{tag}&fhir=fhir_{tag}")
+@pytest.mark.parametrize(
+    "other", [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("spark", marks=pytest.mark.spark)]
+)
+def test_every_engine_gives_duckdbs_matrix(wh: Warehouse, sample_dir: Path, tmp_path: Path, other: str) -> None:
+    url = make_url(other, tmp_path)
+    engine = connect(url)
     try:
-        _load(pg, sample_dir)
-        assert as_dict(extract(pg, 976)) == pytest.approx(as_dict(extract(wh, 976)))
+        _load(engine, sample_dir)
+        got, want = extract(engine, 976), extract(wh, 976)
+        assert got.matrix.nnz == want.matrix.nnz > 1000
+        assert as_dict(got) == pytest.approx(as_dict(want))
+        assert got.reference.sort_by("covariate_id").equals(want.reference.sort_by("covariate_id"))
     finally:
-        for schema in (pg.cdm_schema, pg.results_schema):
-            pg.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        pg.close()
+        engine.close()
+        drop(url)
 
 
 def test_bad_settings_and_empty_cohort(wh: Warehouse) -> None:

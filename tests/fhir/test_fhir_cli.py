@@ -93,3 +93,21 @@ def test_fhir_conformance_writes_report(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "shareable: 121 of 123" in done.stdout
     assert "basic.json" in json.loads(report.read_text())
+
+
+def test_fhir_view_sql_is_the_given_warehouses(tmp_path: Path) -> None:
+    """`--sql` prints the SQL of the warehouse named by `-w`, without connecting to it."""
+    view = tmp_path / "patient.json"
+    view.write_text(json.dumps(VIEW))
+    spellings = {
+        "duckdb:///:memory:": "json_extract_string(",
+        "postgresql://127.0.0.1:1/nowhere": "jsonb_path_query_array(",
+        f"spark://local?path={tmp_path / 'lake'}": "get_json_object(",
+    }
+    for url, spelling in spellings.items():
+        done = run("-w", url, "fhir", "view", str(view), "--sql", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert spelling in done.stdout, url
+        others = [s for u, s in spellings.items() if u != url]
+        assert not any(s in done.stdout for s in others), url
+    assert not (tmp_path / "lake").exists()

@@ -82,8 +82,12 @@ def test_materialize_and_compile(tmp_path: Path) -> None:
     materialize_view(wh, patients, "patient_live", kind="view")
     assert wh.fetch_scalar("SELECT COUNT(DISTINCT gender) FROM patient_live") == 2
     # The same view, spelled for PostgreSQL's jsonb.
-    assert "#>" in compile_view(patients, "postgres")
-    assert "json_extract_string(r.resource, ['$.id', '$.gender', '$.birthDate'])" in compile_view(patients, "duckdb")
+    # The same view, spelled for PostgreSQL's jsonb and Spark's JSON text: the SQL of the warehouse named (nothing
+    # connects), reading that warehouse's FHIR schema.
+    assert '"raw"."patient"' in compile_view(patients, "postgresql://127.0.0.1/test?fhir=raw")
+    assert "#>" in compile_view(patients, "postgresql://127.0.0.1/test")
+    assert "get_json_object" in compile_view(patients, "spark://local?path=lake")
+    assert "json_extract_string(r.resource, ['$.id', '$.gender', '$.birthDate'])" in compile_view(patients, wh)
 
 
 @pytest.mark.parametrize(
@@ -133,8 +137,11 @@ def test_python_fallback_for_what_sql_cannot_say(tmp_path: Path) -> None:
         official = [n["family"] for n in patient["name"] if n.get("use") == "official"]
         assert row["family"] == official[0].upper()
     # Only the paths SQL cannot express go to Python; the rest stays SQL.
-    sql = compile_view(FALLBACK, "duckdb")
+    sql = compile_view(FALLBACK, "duckdb:///:memory:")
     assert "carelake_fhirpath(" in sql and "'$.id'" in sql
+    # An engine that cannot call Python says so instead of printing SQL it cannot run.
+    with pytest.raises(ViewError, match="no SQL translation on postgres, and this engine cannot run Python"):
+        compile_view(FALLBACK, "postgresql://127.0.0.1/test")
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])

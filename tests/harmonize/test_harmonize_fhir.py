@@ -144,8 +144,9 @@ def test_every_mapping_view_is_plain_sql_on_every_engine() -> None:
     assert len(views) >= 10
     for view in views:
         doc = json.loads(view.read_text(encoding="utf-8"))
-        for dialect in ("duckdb", "postgres"):
-            assert "carelake_fhirpath" not in compile_view(doc, dialect), view.name
+        # PostgreSQL cannot call Python, so a mapping that needed it would fail to compile there.
+        compile_view(doc, "postgresql://127.0.0.1/test")
+        assert "carelake_fhirpath" not in compile_view(doc, "duckdb:///:memory:"), view.name
 
 
 def test_inpatient_stays_a_day_apart_are_one_visit(tmp_path: Path) -> None:

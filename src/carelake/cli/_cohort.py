@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from carelake.cli._state import JSON_OPTION as _JSON
-from carelake.cli._state import open_warehouse
+from carelake.cli._state import open_warehouse, warehouse_url
 from carelake.cli._state import out as _out
 from carelake.cli._state import print_json as _print_json
 from carelake.errors import UserError
@@ -124,18 +124,19 @@ def register(app: typer.Typer) -> None:
     def sql_cmd(
         file: Path = typer.Argument(..., help="A Circe cohort definition JSON file."),
         cohort_id: int = typer.Option(0, "--id", help="Cohort id written into the SQL; default: the file name."),
-        dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, postgres or spark."),
-        cdm_schema: str = typer.Option("cdm", "--cdm-schema"),
-        results_schema: str = typer.Option("results", "--results-schema"),
+        dialect: str | None = typer.Option(
+            None, "--dialect", help="Engine to write SQL for (duckdb, postgres, spark); default: the warehouse's."
+        ),
+        cdm_schema: str | None = typer.Option(None, "--cdm-schema", help="Default: the warehouse's."),
+        results_schema: str | None = typer.Option(None, "--results-schema", help="Default: the warehouse's."),
     ) -> None:
-        """Print the SQL that generates a cohort, for review or to run elsewhere."""
+        """Print the SQL that generates a cohort on the warehouse (nothing connects), for review or to run elsewhere."""
         from carelake.cohorts import compile_cohort
 
         _check_files([file])
-        if dialect not in ("duckdb", "postgres", "spark"):
-            raise UserError(f"unknown dialect {dialect!r}", hint="use duckdb, postgres or spark")
         cid = cohort_id or next(iter(cohort_ids([file], None)))
-        sys.stdout.write(compile_cohort(file, cid, dialect, cdm_schema=cdm_schema, results_schema=results_schema))
+        target = dialect or warehouse_url()
+        sys.stdout.write(compile_cohort(file, cid, target, cdm_schema=cdm_schema, results_schema=results_schema))
 
     @app.command("characterize")
     def characterize_cmd(

@@ -160,8 +160,7 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
 
         definition = load_view(view_file)
         if show_sql:
-            dialect = "postgres" if warehouse_url().startswith("postgres") else "duckdb"
-            _out(compile_view(definition, dialect))
+            _out(compile_view(definition, warehouse_url()))
             return
         wh = connect(_view_warehouse(bool(inputs)))
         try:

@@ -9,14 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlglot
-
 from carelake.cohorts.compiler import Target, compile_statements
 from carelake.cohorts.errors import CohortDefinitionError
 from carelake.cohorts.model import CohortExpression
 from carelake.cohorts.parse import parse_expression
 from carelake.cohorts.results import ensure_results_tables
-from carelake.warehouse import CANONICAL_DIALECT, Warehouse, quote
+from carelake.warehouse import DEFAULT_URL, Warehouse, WarehouseURL, quote, resolve
 
 __all__ = ["CohortResult", "GenerationReport", "RuleStats", "compile_cohort", "generate"]
 
@@ -63,17 +61,20 @@ def _statements(expr: CohortExpression, cohort_id: int, cdm: str, results: str) 
 def compile_cohort(
     definition: Definition | CohortExpression,
     cohort_id: int,
-    dialect: str = CANONICAL_DIALECT,
+    warehouse: str | WarehouseURL | Warehouse = DEFAULT_URL,
     *,
-    cdm_schema: str = "cdm",
-    results_schema: str = "results",
+    cdm_schema: str | None = None,
+    results_schema: str | None = None,
 ) -> str:
-    """The SQL script that (re)generates `cohort_id` from a Circe definition, in `dialect`."""
+    """The SQL script that (re)generates `cohort_id` from a Circe definition on `warehouse`.
+
+    `warehouse` is a connected warehouse, a URL or an engine name; nothing connects. The schemas default to the
+    warehouse's.
+    """
+    cls, url = resolve(warehouse)
     expr = definition if isinstance(definition, CohortExpression) else parse_expression(definition)
-    statements = _statements(expr, cohort_id, quote(cdm_schema), quote(results_schema))
-    if dialect != CANONICAL_DIALECT:
-        statements = [";\n".join(sqlglot.transpile(s, read=CANONICAL_DIALECT, write=dialect)) for s in statements]
-    return ";\n\n".join(statements) + ";\n"
+    cdm, results = quote(cdm_schema or url.cdm_schema), quote(results_schema or url.results_schema)
+    return ";\n\n".join(cls.render(s) for s in _statements(expr, cohort_id, cdm, results)) + ";\n"
 
 
 def _collect(wh: Warehouse, cohort_id: int, result: CohortResult) -> None:

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from carelake.errors import ConfigError
 from carelake.features.settings import DEMOGRAPHIC_NAMES, DEMOGRAPHICS, DOMAINS, VISIT_COUNT, WINDOWS, CovariateSettings
 from carelake.features.sql import LONG, ROWS, covariate_statements, rows_sql
 from carelake.warehouse import Warehouse, quote
@@ -142,11 +141,6 @@ def extract(wh: Warehouse, cohort_id: int, settings: CovariateSettings | None = 
     Only the nonzero entries and the covariate reference leave the warehouse, so memory follows the number of
     features present, not cohort rows x covariates.
     """
-    if wh.dialect == "spark":
-        raise ConfigError(
-            "feature extraction needs temporary tables, which the Spark backend does not offer yet",
-            hint="extract features on DuckDB or PostgreSQL",
-        )
     settings = settings or CovariateSettings()
     cdm = quote(wh.cdm_schema)
     for statement in rows_sql(quote(wh.results_schema), cohort_id):

@@ -64,6 +64,8 @@ class Warehouse(ABC):
     # How a JSON column is declared, in canonical SQL that survives transpiling to this engine.
     json_type: ClassVar[str] = "JSON"
     supports_indexes: ClassVar[bool] = False
+    # Whether `register_python_function` can make a Python function callable from SQL.
+    supports_python_functions: ClassVar[bool] = False
 
     def __init__(self, url: WarehouseURL, *, read_only: bool = False) -> None:
         self.url = url
@@ -101,9 +103,14 @@ class Warehouse(ABC):
         """Release the connection."""
 
     # -- SQL --------------------------------------------------------------------------------------
+    @classmethod
+    def render(cls, query: str) -> str:
+        """Canonical SQL in this engine's dialect, with no connection needed (to print SQL for review)."""
+        return transpile(query, cls.dialect)
+
     def sql(self, query: str) -> str:
-        """Canonical SQL rendered for this backend."""
-        return transpile(query, self.dialect)
+        """Canonical SQL rendered for this connection (a backend may consult its session state)."""
+        return self.render(query)
 
     def execute(self, query: str) -> None:
         """Run canonical SQL that returns nothing."""

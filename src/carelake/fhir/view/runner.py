@@ -13,22 +13,16 @@ from typing import Any
 import pyarrow as pa
 
 from carelake.errors import ConfigError, UserError
-from carelake.fhir.store import FHIR_SCHEMA, raw_table
+from carelake.fhir.store import raw_table
 from carelake.fhir.view.compiler import compile_sql
 from carelake.fhir.view.definition import ViewDefinition, ViewError, parse_view
-from carelake.fhir.view.dialect import DIALECTS, Dialect
+from carelake.fhir.view.dialect import dialect_for
 from carelake.fhir.view.fallback import FUNCTION_NAME, fhirpath_json
-from carelake.warehouse import Warehouse
+from carelake.warehouse import DEFAULT_URL, Warehouse, WarehouseURL, resolve
 
 log = logging.getLogger(__name__)
 
 __all__ = ["compile_view", "load_view", "materialize_view", "run_view"]
-
-_PG_RAISE = (
-    "CREATE OR REPLACE FUNCTION pg_temp.carelake_raise(msg text) RETURNS jsonb LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION '%', msg; END $$"
-)
-
 
 def load_view(source: str | Path | dict[str, Any]) -> ViewDefinition:
     """A ViewDefinition from a dict, a JSON file path, or JSON text."""
@@ -49,35 +43,38 @@ def load_view(source: str | Path | dict[str, Any]) -> ViewDefinition:
     return parse_view(json.loads(text))
 
 
-def _dialect(wh: Warehouse) -> Dialect:
-    d = DIALECTS.get(wh.dialect)
-    if d is None:
-        raise ConfigError(f"SQL-on-FHIR views do not run on {wh.dialect}", hint="use DuckDB, PostgreSQL or Spark")
-    return d()
+def compile_view(
+    view: ViewDefinition | dict[str, Any],
+    warehouse: str | WarehouseURL | Warehouse = DEFAULT_URL,
+    *,
+    schema: str | None = None,
+) -> str:
+    """The SQL a view compiles to on `warehouse` (connected, a URL, or an engine name; nothing connects).
 
-
-def compile_view(view: ViewDefinition | dict[str, Any], dialect: str = "duckdb", *, schema: str = FHIR_SCHEMA) -> str:
-    """The SQL a view compiles to, for reading or for running elsewhere."""
+    It reads the raw store in `schema` (default: the warehouse's FHIR schema).
+    """
+    cls, url = resolve(warehouse)
     definition = view if isinstance(view, ViewDefinition) else parse_view(view)
-    engine = DIALECTS[dialect]()
-    table = f"{engine.ident(schema)}.{engine.ident(definition.resource.lower())}"
-    fallback = FUNCTION_NAME if dialect == "duckdb" else None
-    return compile_sql(definition, engine, table, fallback=fallback)
+    return _compile(definition, cls.dialect, schema or url.fhir_schema, cls.supports_python_functions)
+
+
+def _compile(definition: ViewDefinition, sql_dialect: str, schema: str, python_fallback: bool) -> str:
+    dialect = dialect_for(sql_dialect)
+    table = f"{dialect.ident(schema)}.{dialect.ident(definition.resource.lower())}"
+    return compile_sql(definition, dialect, table, fallback=FUNCTION_NAME if python_fallback else None)
 
 
 def _prepare(wh: Warehouse, view: ViewDefinition | dict[str, Any] | str | Path, schema: str | None) -> str:
     schema = schema or wh.fhir_schema
     definition = view if isinstance(view, ViewDefinition) else load_view(view)
-    dialect = _dialect(wh)
     if not wh.table_exists(schema, definition.resource.lower()):
         with wh.transaction():
             wh.create_schema(schema)
             wh.create_table(schema, raw_table(definition.resource))
-    fallback = FUNCTION_NAME if wh.register_python_function(FUNCTION_NAME, fhirpath_json, 3) else None
-    table = f"{dialect.ident(schema)}.{dialect.ident(definition.resource.lower())}"
-    sql = compile_sql(definition, dialect, table, fallback=fallback)
-    if dialect.name == "postgres":
-        wh.execute_native(_PG_RAISE)
+    fallback = wh.register_python_function(FUNCTION_NAME, fhirpath_json, 3)
+    sql = _compile(definition, wh.dialect, schema, fallback)
+    for statement in dialect_for(wh.dialect).setup:
+        wh.execute_native(statement)
     log.debug("view SQL:\n%s", sql)
     return sql
 
@@ -94,15 +91,17 @@ def materialize_view(
 
     A table in the engine's session-only scratch (`Warehouse.scratch_schema`) is created temporary.
     """
-    sql = _prepare(wh, view, schema)
-    if kind == "view" and wh.dialect == "postgres":
+    dialect = dialect_for(wh.dialect)
+    if kind == "view" and not dialect.live_views:
         raise ConfigError(
-            "a live SQL view cannot be kept on PostgreSQL (it calls a session-only helper)", hint="use a table"
+            f"a live SQL view cannot be kept on {wh.dialect} (the view calls a session-only helper)",
+            hint="use --to-table (a table) instead",
         )
+    sql = _prepare(wh, view, schema)
     parts = target.split(".")
     if len(parts) > 2 or not all(parts):
         raise ConfigError(f"{target!r} is not a table name", hint="use name or schema.name")
-    qualified = ".".join(_dialect(wh).ident(p) for p in parts)
+    qualified = ".".join(dialect.ident(p) for p in parts)
     temp = wh.temp_prefix(parts[0]) if len(parts) == 2 else ""
     with wh.transaction():
         if len(parts) == 2 and not temp:

@@ -64,7 +64,8 @@ class PostgresWarehouse(Warehouse):
         for json_type in ("json", "jsonb"):
             self._con.adapters.register_loader(json_type, psycopg.types.string.TextLoader)
 
-    def sql(self, query: str) -> str:
+    @classmethod
+    def render(cls, query: str) -> str:
         """Canonical SQL for PostgreSQL (through `CarelakePostgres`)."""
         return transpile(query, _SQLGLOT_DIALECT)
 
