@@ -117,9 +117,9 @@ def _chunks_both_ways(path: Path) -> tuple[list[Any], list[Any], int]:
         routes = scanner._arrow_routes(table, data, str(path))
         by_arrow.append(None if routes is None else vars(_routed(str(path), table, routes)))
         taken += routes is not None
-        scanner.con.register("chunk", table)
-        scanner.con.execute(_CLASSIFY.format(lines="lines_t"))
-        scanner.con.unregister("chunk")
+        with scanner.con.cursor() as cur:
+            cur.register("chunk", table)
+            cur.execute(_CLASSIFY.format(lines="lines_t"))
         by_line.append(vars(scanner._route(str(path), table, "lines_t")))
     scanner.close()
     return by_arrow, by_line, taken

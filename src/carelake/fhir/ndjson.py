@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +34,7 @@ import pyarrow.json as pj
 
 from carelake.fhir.model import r4
 from carelake.fhir.validate import shape_fits
+from carelake.warehouse.local import LocalEngine
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,11 @@ class Chunk:
 
 
 class NdjsonScanner:
-    """Reads NDJSON files in chunks through Arrow or an in-memory DuckDB; remembers every structure it has judged."""
+    """Reads NDJSON files in chunks through Arrow or a local SQL engine; remembers every structure it has judged."""
 
     def __init__(self) -> None:
         # It holds the chunks in flight (four at most); a bound keeps DuckDB from caching towards 80% of RAM.
-        self.con = duckdb.connect(":memory:", config={"memory_limit": "1GB"})
+        self.con = LocalEngine(memory_limit="1GB")
         self.con.execute("CREATE TABLE shapes (rt VARCHAR, h UBIGINT, ok BOOLEAN)")
         self.judged: set[tuple[str, int]] = set()
         # Merged structures (as Arrow schemas) judged per resource type.
@@ -164,7 +164,7 @@ class NdjsonScanner:
 
     def _route(self, file: str, table: pa.Table, lines: str) -> Chunk:
         self._judge(table, lines)
-        routes = self.con.sql(_ROUTE.format(lines=lines)).to_arrow_table()
+        routes = self.con.fetch(_ROUTE.format(lines=lines))
         self.con.execute(f"DROP TABLE {lines}")
         return _routed(file, table, routes)
 
@@ -181,7 +181,7 @@ class NdjsonScanner:
             return None  # Arrow skips blank lines, and the rows must match the lines one to one
         with self.con.cursor() as cur:
             cur.register("chunk", table)
-            found = cur.sql(_FIND).to_arrow_table()
+            found = cur.fetch(_FIND)
         if pc.any(found.column("null_value")).as_py():
             return None
         hint = self._hints.get(file)
@@ -205,7 +205,7 @@ class NdjsonScanner:
             if pc.any(listed).as_py():
                 with self.con.cursor() as cur:
                     cur.register("listed", table.filter(listed))
-                    texts = cur.sql(_IDENTIFIERS).to_arrow_table().column(0).combine_chunks()
+                    texts = cur.fetch(_IDENTIFIERS).column(0).combine_chunks()
                 identifiers = pc.replace_with_mask(identifiers, listed, texts)
         return pa.table([rt, rid, identifiers, route], schema=_ROUTES)
 
@@ -247,9 +247,9 @@ class NdjsonScanner:
         first = table.column("n")[0].as_py() if table.num_rows else 0
         new = [
             (str(rt), int(h), int(n))
-            for rt, h, n in con.execute(
+            for rt, h, n in con.rows(
                 f"SELECT rt, h, min(n) FROM {lines} WHERE keyed AND h IS NOT NULL AND NOT null_item GROUP BY rt, h"
-            ).fetchall()
+            )
             if (str(rt), int(h)) not in self.judged
         ]
         model = r4()
@@ -258,12 +258,12 @@ class NdjsonScanner:
             ok = False
             if model.is_resource(rt):
                 text = table.column("line")[n - first].as_py()
-                row = con.execute("SELECT json_structure(?::VARCHAR)", [text]).fetchall()
+                row = con.rows("SELECT json_structure(?::VARCHAR)", [text])
                 ok = bool(row) and shape_fits(json.loads(row[0][0]), rt)
             verdicts.append((rt, h, ok))
             self.judged.add((rt, h))
         if verdicts:
-            con.executemany("INSERT INTO shapes VALUES (?, ?, ?)", verdicts)
+            con.insert_rows("INSERT INTO shapes VALUES (?, ?, ?)", verdicts)
             log.debug("judged %d new structures (%d fit)", len(verdicts), sum(v[2] for v in verdicts))
 
 

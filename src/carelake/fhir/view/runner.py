@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["compile_view", "load_view", "materialize_view", "run_view"]
 
+
 def load_view(source: str | Path | dict[str, Any]) -> ViewDefinition:
     """A ViewDefinition from a dict, a JSON file path, or JSON text."""
     if isinstance(source, dict):
