@@ -67,7 +67,7 @@ def test_kaplan_meier_by_hand() -> None:
 
 
 def test_table1_matches_python(wh: Warehouse) -> None:
-    result = characterize(wh, [976, 346], window_days=365, top=500, min_cell=0)
+    result = characterize(wh, [976, 346], window_days=365, top=500, min_cell_count=1)
     persons = {p["person_id"]: p for p in _all(wh, "SELECT * FROM cdm.person")}
     conditions = _all(
         wh, "SELECT person_id, condition_concept_id AS c, condition_start_date AS d FROM cdm.condition_occurrence"
@@ -121,7 +121,7 @@ def test_table1_matches_python(wh: Warehouse) -> None:
 
 def test_incidence_and_km_match_python(wh: Warehouse) -> None:
     tar = TimeAtRisk(1, 3650)
-    result = characterize(wh, [346], outcome_id=976, tar=tar, min_cell=0)
+    result = characterize(wh, [346], outcome_id=976, tar=tar, min_cell_count=1)
     periods = {r["person_id"]: r for r in _all(wh, "SELECT * FROM cdm.observation_period")}
     outcomes = _all(
         wh, "SELECT subject_id, cohort_start_date AS d FROM results.cohort WHERE cohort_definition_id = 976"
@@ -170,5 +170,5 @@ def test_exports_suppress_small_counts(wh: Warehouse, tmp_path: Path) -> None:
     assert page.count("<svg") >= 1 and "&lt;5" in page
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     # The same numbers unsuppressed with a minimum of 1.
-    raw = characterize(wh, [976, 770], min_cell=1).to_dict()
+    raw = characterize(wh, [976, 770], min_cell_count=1).to_dict()
     assert "<1" not in json.dumps(raw) and "<5" not in json.dumps(raw)

@@ -1,7 +1,8 @@
 """`characterize(wh, cohort_ids, ...)`: Table 1s, SMDs, incidence and Kaplan-Meier, exported with small cells hidden.
 
-Everything that leaves through `to_dict` (and so JSON, CSV and HTML) passes `suppress`: a count below `min_cell`
-(but above 0) becomes the text "<5", and the figures derived from it (percentages, summaries) are dropped.
+Everything that leaves through `to_dict` (and so JSON, CSV and HTML) passes the disclosure rule
+(`carelake.privacy.disclosure`): a withheld count becomes the text "<5", and the figures derived from it
+(percentages, summaries, rates) are dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from carelake.characterize.outcomes import TimeAtRisk, time_to_outcome
 from carelake.characterize.stats import KaplanMeier, incidence_rate, kaplan_meier, smd_binary, smd_continuous
 from carelake.characterize.table1 import Table1, table1
 from carelake.errors import ConfigError
+from carelake.privacy.disclosure import DisclosureRule, disclosure_rule
 from carelake.warehouse import Warehouse
 
 __all__ = ["Characterization", "Incidence", "characterize"]
@@ -39,43 +41,39 @@ class Characterization:
     """Unsuppressed results; export with `to_dict()` (suppressed) or the writers in carelake.characterize.export."""
 
     tables: list[Table1]
-    min_cell: int = 5
+    rule: DisclosureRule = field(default_factory=DisclosureRule)
     window_days: int = 365
     smd: list[dict[str, Any]] = field(default_factory=list)
     incidence: Incidence | None = None
     km: KaplanMeier | None = None
 
-    def suppress(self, n: int) -> int | str:
-        return f"<{self.min_cell}" if 0 < n < self.min_cell else n
-
-    def hidden(self, n: int) -> bool:
-        return 0 < n < self.min_cell
-
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with every count below `min_cell` shown as "<N" and what it would reveal left out."""
-        out: dict[str, Any] = {"min_cell_count": self.min_cell, "window_days": self.window_days, "cohorts": []}
+        """JSON-ready, with every withheld count shown as "<N" and what it would reveal left out."""
+        label, hidden = self.rule.label, self.rule.hides
+        out: dict[str, Any] = {"min_cell_count": self.rule.min_cell_count, "window_days": self.window_days}
+        out["cohorts"] = []
         for t in self.tables:
             cats = [
                 {
                     "section": c.section,
                     "label": c.label,
                     "concept_id": c.concept_id,
-                    "count": self.suppress(c.count),
-                    "percent": None if self.hidden(c.count) or not t.persons else round(100 * c.count / t.persons, 2),
+                    "count": label(c.count),
+                    "percent": None if hidden(c.count) or not t.persons else round(100 * c.count / t.persons, 2),
                 }
                 for c in t.categories
             ]
             meas = [
-                {"concept_id": m.concept_id, "label": m.label, "n": self.suppress(m.n)}
-                | ({} if self.hidden(m.n) else {"mean": m.mean, "sd": m.sd, "median": m.median, "q1": m.q1, "q3": m.q3})
+                {"concept_id": m.concept_id, "label": m.label, "n": label(m.n)}
+                | ({} if hidden(m.n) else {"mean": m.mean, "sd": m.sd, "median": m.median, "q1": m.q1, "q3": m.q3})
                 for m in t.measurements
             ]
-            small = self.hidden(t.persons)
+            small = hidden(t.persons)
             out["cohorts"].append(
                 {
                     "cohort_id": t.cohort_id,
-                    "persons": self.suppress(t.persons),
-                    "records": self.suppress(t.records),
+                    "persons": label(t.persons),
+                    "records": label(t.records),
                     "age_mean": None if small else t.age_mean,
                     "age_sd": None if small else t.age_sd,
                     "categories": cats,
@@ -85,13 +83,13 @@ class Characterization:
         out["smd"] = self.smd
         if self.incidence is not None:
             i = self.incidence
-            hide = self.hidden(i.events)
+            hide = hidden(i.events)
             out["incidence"] = {
                 "target_id": i.target_id,
                 "outcome_id": i.outcome_id,
                 "time_at_risk": i.tar.label(),
-                "persons": self.suppress(i.persons),
-                "events": self.suppress(i.events),
+                "persons": label(i.persons),
+                "events": label(i.events),
                 "person_years": round(i.person_days / 365.25, 3),
                 "rate_per_1000_py": None if hide else _num(i.rate),
                 "lower": None if hide else _num(i.lower),
@@ -102,8 +100,8 @@ class Characterization:
             out["kaplan_meier"] = [
                 {
                     "day": float(k.time[j]),
-                    "at_risk": self.suppress(int(k.at_risk[j])),
-                    "events": self.suppress(int(k.events[j])),
+                    "at_risk": label(int(k.at_risk[j])),
+                    "events": label(int(k.events[j])),
                     "survival": float(k.survival[j]),
                     "lower": float(k.lower[j]),
                     "upper": float(k.upper[j]),
@@ -143,16 +141,18 @@ def characterize(
     tar: TimeAtRisk | None = None,
     window_days: int = 365,
     top: int = 20,
-    min_cell: int = 5,
+    min_cell_count: int | DisclosureRule | None = None,
 ) -> Characterization:
-    """Table 1 per cohort; SMDs when there are two; incidence and KM of `outcome_id` in the first cohort's TAR."""
+    """Table 1 per cohort; SMDs when there are two; incidence and KM of `outcome_id` in the first cohort's TAR.
+
+    `min_cell_count`: the disclosure rule's cutoff for what `to_dict` exports (default: the rule's default).
+    """
     if not cohort_ids:
         raise ConfigError("no cohort to characterize", hint="name at least one cohort id")
-    if min_cell < 0:
-        raise ConfigError("the minimum cell count cannot be negative")
+    rule = disclosure_rule(min_cell_count)
     result = Characterization(
         [table1(wh, cid, window_days=window_days, top=top) for cid in cohort_ids],
-        min_cell=min_cell,
+        rule=rule,
         window_days=window_days,
     )
     if len(result.tables) == 2:

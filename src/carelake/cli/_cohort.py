@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from carelake.cli._state import JSON_OPTION as _JSON
-from carelake.cli._state import open_warehouse, warehouse_url
+from carelake.cli._state import MIN_CELL_OPTION, open_warehouse, warehouse_url
+from carelake.cli._state import min_cell_count as min_cell_count_setting
 from carelake.cli._state import out as _out
 from carelake.cli._state import print_json as _print_json
 from carelake.errors import UserError
@@ -146,7 +147,7 @@ def register(app: typer.Typer) -> None:
         tar_end: int = typer.Option(365, "--tar-end", help="Risk ends this many days after cohort start (or end)."),
         tar_end_anchor: str = typer.Option("start", "--tar-end-anchor", help="start or end of the cohort entry."),
         window: int = typer.Option(365, "--window", help="Days before index for prior conditions, drugs, labs."),
-        min_cell: int = typer.Option(5, "--min-cell", help="Counts below this are shown as '<N'."),
+        min_cell_count: int | None = MIN_CELL_OPTION,
         out: Path | None = typer.Option(None, "--out", help="Folder for characterization.json, .csv and .html."),
         as_json: bool = _JSON,
     ) -> None:
@@ -156,8 +157,9 @@ def register(app: typer.Typer) -> None:
         if tar_end_anchor not in ("start", "end"):
             raise UserError(f"--tar-end-anchor {tar_end_anchor!r}", hint="use start or end")
         tar = TimeAtRisk(tar_start, tar_end, "start", "end" if tar_end_anchor == "end" else "start")
+        cells = min_cell_count_setting(min_cell_count)
         with open_warehouse(read_only=True) as wh:
-            result = characterize(wh, cohorts, outcome_id=outcome, tar=tar, window_days=window, min_cell=min_cell)
+            result = characterize(wh, cohorts, outcome_id=outcome, tar=tar, window_days=window, min_cell_count=cells)
         written = write_outputs(result, out) if out is not None else {}
         data = result.to_dict()
         if as_json:

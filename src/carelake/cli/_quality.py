@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from carelake.cli._state import JSON_OPTION as _JSON
-from carelake.cli._state import open_warehouse
+from carelake.cli._state import MIN_CELL_OPTION, open_warehouse
+from carelake.cli._state import min_cell_count as min_cell_count_setting
 
 __all__ = ["register"]
 
@@ -19,7 +20,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             Path("carelake-quality"), "--out", help="Folder for dqd-results.json and dashboard.html."
         ),
-        min_cell_count: int = typer.Option(5, "--min-cell-count", help="Suppress exported counts below this."),
+        min_cell_count: int | None = MIN_CELL_OPTION,
         as_json: bool = _JSON,
     ) -> None:
         """Run DataQualityDashboard's checks and an Achilles-style characterization; write JSON and HTML."""
@@ -28,10 +29,9 @@ def register(app: typer.Typer) -> None:
 
         if out.exists() and not out.is_dir():
             raise QualityUsageError(f"--out {out} is a file", hint="give a folder (it is created if missing)")
-        if min_cell_count < 1:
-            raise QualityUsageError("--min-cell-count must be at least 1")
+        cells = min_cell_count_setting(min_cell_count)
         with open_warehouse() as wh:
-            report = run_quality(wh, out, min_cell_count=min_cell_count)
+            report = run_quality(wh, out, min_cell_count=cells)
         if as_json:
             from carelake.cli._state import print_json
 

@@ -15,10 +15,26 @@ if TYPE_CHECKING:
     from carelake.omop.loader import Progress
     from carelake.warehouse import Warehouse
 
-__all__ = ["JSON_OPTION", "open_warehouse", "out", "print_json", "progress_bar", "state"]
+__all__ = [
+    "JSON_OPTION",
+    "MIN_CELL_OPTION",
+    "min_cell_count",
+    "open_warehouse",
+    "out",
+    "print_json",
+    "progress_bar",
+    "state",
+]
 
 # Every verb that computes figures takes --json; data goes to stdout, progress and errors to stderr.
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+# Every verb that exports figures takes the disclosure rule's cutoff; unset, it comes from the settings.
+MIN_CELL_OPTION = typer.Option(
+    None,
+    "--min-cell-count",
+    help="Withhold exported counts from 1 to this minus 1 (default: min_cell_count in carelake.toml, "
+    "CARELAKE_MIN_CELL_COUNT, else 5).",
+)
 
 
 def out(text: str) -> None:
@@ -45,6 +61,13 @@ def warehouse_url(default: str | None = None) -> str:
     if default is not None and settings.warehouse_from == "default":
         return default
     return settings.warehouse
+
+
+def min_cell_count(flag: int | None) -> int:
+    """The disclosure rule's cutoff: `--min-cell-count`, else CARELAKE_MIN_CELL_COUNT, else carelake.toml."""
+    from carelake.config import load_settings
+
+    return load_settings(state.warehouse_flag, flag_min_cell_count=flag).min_cell_count
 
 
 @contextmanager

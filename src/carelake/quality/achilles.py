@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from carelake.privacy.disclosure import DisclosureRule, disclosure_rule
 from carelake.quality.probes import _resolve
 from carelake.warehouse import Warehouse
 
@@ -102,10 +103,10 @@ def _statements(warehouse: Warehouse) -> list[str]:
     return out
 
 
-def run_achilles(warehouse: Warehouse) -> None:
+def run_achilles(wh: Warehouse) -> None:
     """(Re)build achilles_results and achilles_results_dist in the results schema."""
-    warehouse.create_schema(warehouse.results_schema)
-    with warehouse.transaction():
+    wh.create_schema(wh.results_schema)
+    with wh.transaction():
         for table, extra in (
             ("achilles_results", ""),
             (
@@ -114,39 +115,40 @@ def run_achilles(warehouse: Warehouse) -> None:
                 "median_value DOUBLE, p10_value DOUBLE, p25_value DOUBLE, p75_value DOUBLE, p90_value DOUBLE",
             ),
         ):
-            warehouse.execute(_resolve(f"DROP TABLE IF EXISTS @results.{table}", warehouse))
-            warehouse.execute(
+            wh.execute(_resolve(f"DROP TABLE IF EXISTS @results.{table}", wh))
+            wh.execute(
                 _resolve(
                     f"CREATE TABLE @results.{table} (analysis_id INTEGER, {_STRATA}, count_value BIGINT{extra})",
-                    warehouse,
+                    wh,
                 )
             )
-        for sql in _statements(warehouse):
-            warehouse.execute(_resolve(sql, warehouse))
+        for sql in _statements(wh):
+            wh.execute(_resolve(sql, wh))
 
 
-def export(warehouse: Warehouse, min_cell_count: int = 5) -> dict[str, Any]:
-    """Results for the dashboard, with concept names, dropping every cell below `min_cell_count`."""
-    rows = warehouse.fetch_arrow(
+def export(wh: Warehouse, min_cell_count: int | DisclosureRule | None = None) -> dict[str, Any]:
+    """Results for the dashboard, with concept names, dropping every cell the disclosure rule withholds."""
+    rule = disclosure_rule(min_cell_count)
+    rows = wh.fetch_arrow(
         _resolve(
             "SELECT r.analysis_id, r.stratum_1, r.stratum_2, r.count_value, c.concept_name "
             "FROM @results.achilles_results r LEFT JOIN @cdm.concept c "
             "ON c.concept_id = CASE WHEN r.analysis_id IN (2, 4, 5, 200, 201, 400, 401, 600, 601, 700, 701, 800, "
             "801, 1800, 1801) THEN CAST(r.stratum_1 AS BIGINT) END "
-            f"WHERE r.count_value >= {int(min_cell_count)} ORDER BY r.analysis_id, r.count_value DESC",
-            warehouse,
+            f"WHERE {rule.sql_shown('r.count_value')} ORDER BY r.analysis_id, r.count_value DESC",
+            wh,
         )
     ).to_pylist()
-    dist = warehouse.fetch_arrow(
+    dist = wh.fetch_arrow(
         _resolve(
             f"SELECT analysis_id, {_DIST_COLS} FROM @results.achilles_results_dist "
-            f"WHERE count_value >= {int(min_cell_count)} ORDER BY analysis_id",
-            warehouse,
+            f"WHERE {rule.sql_shown('count_value')} ORDER BY analysis_id",
+            wh,
         )
     ).to_pylist()
     names = analysis_names()
     return {
-        "minCellCount": min_cell_count,
+        "minCellCount": rule.min_cell_count,
         "analyses": {str(k): v for k, v in names.items()},
         "results": rows,
         "distributions": dist,

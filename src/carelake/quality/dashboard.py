@@ -29,7 +29,6 @@ def render_dashboard(results: dict[str, Any], achilles: dict[str, Any] | None = 
     """The dashboard page for a DQD results document (and optional characterization export)."""
     o = results["Overview"]
     achilles = achilles or {"results": [], "distributions": [], "analyses": {}}
-    results = {**results, "minCellCount": achilles.get("minCellCount", 5)}
     cards = "".join(
         f'<div class="card {cls}"><b>{o[key]:,}</b>{label}</div>'
         for key, label, cls in (
@@ -41,6 +40,9 @@ def render_dashboard(results: dict[str, Any], achilles: dict[str, Any] | None = 
         )
     )
     meta = results.get("Metadata", [{}])[0]
+    # The cutoff the results were suppressed at (results_json records it); the characterization passed the same rule.
+    cutoff = int(meta["CARELAKE_MIN_CELL_COUNT"])
+    results = {**results, "minCellCount": cutoff}
     source = html.escape(str(meta.get("CDM_SOURCE_NAME", "OMOP CDM")))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>carelake data quality: {source}</title>
@@ -48,7 +50,7 @@ def render_dashboard(results: dict[str, Any], achilles: dict[str, Any] | None = 
 <h1>Data quality: {source}</h1>
 <p class="muted">DataQualityDashboard {html.escape(str(meta.get("DQD_VERSION", "")))} checks, run by carelake on
 {html.escape(str(meta.get("CARELAKE_DIALECT", "")))} in {results["executionTimeSeconds"]} s; counts below
-{results["minCellCount"]} are suppressed.</p>
+{cutoff} are suppressed.</p>
 <div class="cards">{cards}</div>
 <div class="plots"><div class="plot" id="plot-status"></div><div class="plot" id="plot-tables"></div></div>
 <h2>Checks</h2>

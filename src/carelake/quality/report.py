@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from carelake.privacy.disclosure import DisclosureRule, disclosure_rule
 from carelake.quality.runner import Progress, QualityRun, run_checks
 from carelake.warehouse import Warehouse
 
@@ -27,22 +28,30 @@ class QualityReport:
 
 
 def run_quality(
-    warehouse: Warehouse, out: Path, *, min_cell_count: int = 5, progress: Progress | None = None
+    wh: Warehouse,
+    out: Path,
+    *,
+    min_cell_count: int | DisclosureRule | None = None,
+    progress: Progress | None = None,
 ) -> QualityReport:
-    """Checks, characterization (stored in the results schema), then dqd-results.json and dashboard.html."""
+    """Checks, characterization (stored in the results schema), then dqd-results.json and dashboard.html.
+
+    Both files pass the disclosure rule at `min_cell_count` (default: the rule's default).
+    """
     from carelake.quality.achilles import export, run_achilles
     from carelake.quality.dashboard import write_dashboard
     from carelake.quality.errors import QualityUsageError
     from carelake.quality.results import results_json, write_results
 
-    if "person" not in {t.lower() for t in warehouse.list_tables(warehouse.cdm_schema)}:
+    if "person" not in {t.lower() for t in wh.list_tables(wh.cdm_schema)}:
         raise QualityUsageError(
-            f"no CDM in schema {warehouse.cdm_schema}: PERSON is missing", hint="run carelake init and load data first"
+            f"no CDM in schema {wh.cdm_schema}: PERSON is missing", hint="run carelake init and load data first"
         )
     out.mkdir(parents=True, exist_ok=True)
-    run = run_checks(warehouse, progress=progress)
-    run_achilles(warehouse)
-    characterization = export(warehouse, min_cell_count)
-    results_path = write_results(run, out / "dqd-results.json", min_cell_count)
-    dashboard_path = write_dashboard(results_json(run, min_cell_count), out / "dashboard.html", characterization)
+    run = run_checks(wh, progress=progress)
+    run_achilles(wh)
+    rule = disclosure_rule(min_cell_count)
+    characterization = export(wh, rule)
+    results_path = write_results(run, out / "dqd-results.json", rule)
+    dashboard_path = write_dashboard(results_json(run, rule), out / "dashboard.html", characterization)
     return QualityReport(run, results_path, dashboard_path)

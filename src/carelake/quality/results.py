@@ -1,7 +1,7 @@
 """Results in DataQualityDashboard's own JSON layout (CheckResults, Metadata, Overview), so its viewer opens them.
 
-Counts between 1 and min_cell_count - 1 are suppressed (null) in the export, with the percentage that would
-reveal them; the status stays, since it is what the dashboard is for.
+Counts the disclosure rule withholds (`carelake.privacy.disclosure`) are null in the export, with the percentage that
+would reveal them; the status stays, since it is what the dashboard is for.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from carelake.privacy.disclosure import DisclosureRule, disclosure_rule
 from carelake.quality.runner import CheckResult, QualityRun
 
 __all__ = ["DQD_VERSION", "check_result_json", "overview", "results_json", "write_results"]
@@ -17,15 +18,12 @@ __all__ = ["DQD_VERSION", "check_result_json", "overview", "results_json", "writ
 DQD_VERSION = "2.8.4"
 
 
-def _small(n: int | None, min_cell_count: int) -> bool:
-    return n is not None and 0 < n < min_cell_count
-
-
-def check_result_json(r: CheckResult, min_cell_count: int = 5) -> dict[str, Any]:
-    """One CheckResults element with DQD's camelCase fields."""
+def check_result_json(r: CheckResult, min_cell_count: int | DisclosureRule | None = None) -> dict[str, Any]:
+    """One CheckResults element with DQD's camelCase fields, small counts withheld."""
     c = r.check
-    hide_num = _small(r.num_violated_rows, min_cell_count)
-    hide_den = _small(r.num_denominator_rows, min_cell_count)
+    rule = disclosure_rule(min_cell_count)
+    hide_num = rule.hides(r.num_violated_rows)
+    hide_den = rule.hides(r.num_denominator_rows)
     pct = r.pct_violated_rows
     field = c.field.upper() if c.field and c.level == "CONCEPT" else c.field
     return {
@@ -84,23 +82,25 @@ def overview(run: QualityRun) -> dict[str, Any]:
     return out
 
 
-def results_json(run: QualityRun, min_cell_count: int = 5) -> dict[str, Any]:
+def results_json(run: QualityRun, min_cell_count: int | DisclosureRule | None = None) -> dict[str, Any]:
     """The whole document: timestamps, CheckResults, Metadata (CDM_SOURCE) and Overview."""
+    rule = disclosure_rule(min_cell_count)
     seconds = (run.end - run.start).total_seconds()
     meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run.metadata.items()}
     meta["DQD_VERSION"] = DQD_VERSION
     meta["CARELAKE_DIALECT"] = run.dialect
+    meta["CARELAKE_MIN_CELL_COUNT"] = rule.min_cell_count
     return {
         "startTimestamp": run.start.isoformat(),
         "endTimestamp": run.end.isoformat(),
         "executionTime": f"{seconds:.0f} secs",
         "executionTimeSeconds": round(seconds, 3),
-        "CheckResults": [check_result_json(r, min_cell_count) for r in run.results],
+        "CheckResults": [check_result_json(r, rule) for r in run.results],
         "Metadata": [meta],
         "Overview": overview(run),
     }
 
 
-def write_results(run: QualityRun, path: Path, min_cell_count: int = 5) -> Path:
+def write_results(run: QualityRun, path: Path, min_cell_count: int | DisclosureRule | None = None) -> Path:
     path.write_text(json.dumps(results_json(run, min_cell_count), indent=1, default=str), encoding="utf-8")
     return path
