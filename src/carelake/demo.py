@@ -35,26 +35,26 @@ class DemoResult:
         }
 
 
-def run_demo(warehouse: Warehouse, *, progress: Progress | None = None) -> DemoResult:
+def run_demo(wh: Warehouse, *, progress: Progress | None = None) -> DemoResult:
     """Load the sample (replacing what the demo loaded before) and compute a first look at it."""
     with ExitStack() as stack:
-        report = load_files(warehouse, [sample_path(stack)], mode="replace", progress=progress)
-    cdm = quote(warehouse.cdm_schema)
-    genders = warehouse.fetch_arrow(
+        report = load_files(wh, [sample_path(stack)], mode="replace", progress=progress)
+    cdm = quote(wh.cdm_schema)
+    genders = wh.fetch_arrow(
         # 8507/8532 are OMOP's fixed MALE/FEMALE concepts; a vocabulary subset may lack their rows.
         f"SELECT COALESCE(c.concept_name, CASE p.gender_concept_id WHEN 8507 THEN 'MALE' WHEN 8532 THEN 'FEMALE' "
         f"ELSE 'concept ' || CAST(p.gender_concept_id AS VARCHAR) END) AS gender, "
         f"COUNT(*) AS n FROM {cdm}.person p LEFT JOIN {cdm}.concept c ON c.concept_id = p.gender_concept_id "
         f"GROUP BY 1 ORDER BY 2 DESC, 1"
     ).to_pylist()
-    conditions = warehouse.fetch_arrow(
+    conditions = wh.fetch_arrow(
         f"SELECT c.concept_name AS name, COUNT(DISTINCT o.person_id) AS n "
         f"FROM {cdm}.condition_occurrence o JOIN {cdm}.concept c ON c.concept_id = o.condition_concept_id "
         f"GROUP BY c.concept_name ORDER BY n DESC, name LIMIT 5"
     ).to_pylist()
     return DemoResult(
         load=report,
-        info=describe(warehouse),
+        info=describe(wh),
         persons_by_gender={str(r["gender"]): int(r["n"]) for r in genders},
         top_conditions=[(str(r["name"]), int(r["n"])) for r in conditions],
     )

@@ -111,17 +111,14 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
 
         Bad records are set aside with file:line and reason, everything else loads.
         """
-        from carelake.fhir.store import stage_fhir
+        from carelake.harmonize import load_fhir
 
         with open_warehouse() as wh:
-            report = stage_fhir(wh, paths)
-            if stage_only:
-                _print_stage(report, as_json)
-                return
-            from carelake.harmonize import harmonize
-
-            omop = harmonize(wh)
-        _print_harmonized(report, omop, as_json)
+            done = load_fhir(wh, paths, stage_only=stage_only)
+        if done.omop is None:
+            _print_stage(done.staging, as_json)
+            return
+        _print_harmonized(done.staging, done.omop, as_json)
 
     @load_app.command("synthea-csv")
     def load_synthea(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from carelake.harmonize.load import FhirLoad, load_fhir
 from carelake.harmonize.pipeline import HarmonizeReport, harmonize
 
-__all__ = ["HarmonizeReport", "harmonize"]
+__all__ = ["FhirLoad", "HarmonizeReport", "harmonize", "load_fhir"]

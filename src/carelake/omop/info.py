@@ -30,24 +30,22 @@ class WarehouseInfo:
         }
 
 
-def describe(warehouse: Warehouse) -> WarehouseInfo:
+def describe(wh: Warehouse) -> WarehouseInfo:
     """Count rows of every CDM table present, in one query."""
-    present = {s: set(warehouse.list_tables(s)) for s in {warehouse.cdm_schema, warehouse.results_schema}}
-    found = [(schema_for(warehouse, t), t.name) for t in cdm_tables()]
+    present = {s: set(wh.list_tables(s)) for s in {wh.cdm_schema, wh.results_schema}}
+    found = [(schema_for(wh, t), t.name) for t in cdm_tables()]
     found = [(s, n) for s, n in found if n in present[s]]
     info = WarehouseInfo(
-        url=warehouse.url.raw,
-        backend=warehouse.url.backend,
+        url=wh.url.raw,
+        backend=wh.url.backend,
         cdm_version=CDM_VERSION if found else None,
         source_cdm_version=None,
     )
     if not found:
         return info
     union = " UNION ALL ".join(f"SELECT '{s}.{n}' AS name, COUNT(*) AS n FROM {quote(s)}.{quote(n)}" for s, n in found)
-    for row in warehouse.fetch_arrow(union).to_pylist():
+    for row in wh.fetch_arrow(union).to_pylist():
         info.tables[str(row["name"])] = int(row["n"])
-    if info.tables.get(f"{warehouse.cdm_schema}.cdm_source"):
-        info.source_cdm_version = warehouse.fetch_scalar(
-            f"SELECT MAX(cdm_version) FROM {quote(warehouse.cdm_schema)}.cdm_source"
-        )
+    if info.tables.get(f"{wh.cdm_schema}.cdm_source"):
+        info.source_cdm_version = wh.fetch_scalar(f"SELECT MAX(cdm_version) FROM {quote(wh.cdm_schema)}.cdm_source")
     return info

@@ -92,7 +92,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileReport]]:
 
 
 def load_files(
-    warehouse: Warehouse,
+    wh: Warehouse,
     paths: Sequence[Path],
     *,
     mode: LoadMode = "append",
@@ -138,8 +138,8 @@ def load_files(
 
     total = sum(p.size for group in plans.values() for p in group)
     readers: list[FileReader] = []
-    create_cdm(warehouse)
-    with warehouse.transaction():
+    create_cdm(wh)
+    with wh.transaction():
         for name, group in plans.items():
             table = group[0].table
             group_readers = [
@@ -147,8 +147,8 @@ def load_files(
             ]
             readers.extend(group_readers)
             try:
-                warehouse.write_table(
-                    schema_for(warehouse, table),
+                wh.write_table(
+                    schema_for(wh, table),
                     table.schema,
                     _chain(group_readers),
                     mode="replace" if mode == "replace" else "upsert",

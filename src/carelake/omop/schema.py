@@ -131,21 +131,21 @@ def table_by_name(name: str) -> CdmTable | None:
     return None
 
 
-def schema_for(warehouse: Warehouse, table: CdmTable) -> str:
+def schema_for(wh: Warehouse, table: CdmTable) -> str:
     """The warehouse schema that holds `table`."""
-    return warehouse.results_schema if table.role == "results" else warehouse.cdm_schema
+    return wh.results_schema if table.role == "results" else wh.cdm_schema
 
 
-def create_cdm(warehouse: Warehouse) -> list[str]:
+def create_cdm(wh: Warehouse) -> list[str]:
     """Create both schemas and every CDM table that is missing; idempotent. Returns tables created."""
     created: list[str] = []
-    with warehouse.transaction():
-        for name in {warehouse.cdm_schema, warehouse.results_schema}:
-            warehouse.create_schema(name)
-        existing = {s: set(warehouse.list_tables(s)) for s in (warehouse.cdm_schema, warehouse.results_schema)}
+    with wh.transaction():
+        for name in {wh.cdm_schema, wh.results_schema}:
+            wh.create_schema(name)
+        existing = {s: set(wh.list_tables(s)) for s in (wh.cdm_schema, wh.results_schema)}
         for table in cdm_tables():
-            schema = schema_for(warehouse, table)
+            schema = schema_for(wh, table)
             if table.name not in existing[schema]:
-                warehouse.create_table(schema, table.schema)
+                wh.create_table(schema, table.schema)
                 created.append(f"{schema}.{table.name}")
     return created

@@ -33,7 +33,7 @@ def _is_vocabulary(table: CdmTable) -> bool:
 
 
 def load_vocabulary(
-    warehouse: Warehouse,
+    wh: Warehouse,
     paths: Sequence[Path],
     *,
     mode: LoadMode = "replace",
@@ -47,7 +47,7 @@ def load_vocabulary(
     quoting off; CONCEPT_CPT4.csv and the cpt4 tooling are not tables and are reported, not loaded.
     """
     return load_files(
-        warehouse,
+        wh,
         paths,
         mode=mode,
         on_error=on_error,

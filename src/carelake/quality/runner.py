@@ -72,12 +72,12 @@ class QualityRun:
         return {r.check.check_id: r for r in self.results}
 
 
-def _columns(warehouse: Warehouse, table: str) -> set[str] | None:
+def _columns(wh: Warehouse, table: str) -> set[str] | None:
     """Column names of a CDM table, or None when it does not exist."""
     from carelake.quality.probes import _resolve
 
     try:
-        got = warehouse.fetch_arrow(_resolve(f"SELECT * FROM {table_ref(table)} LIMIT 0", warehouse))
+        got = wh.fetch_arrow(_resolve(f"SELECT * FROM {table_ref(table)} LIMIT 0", wh))
     except CarelakeError:
         return None
     return {n.lower() for n in got.column_names}
@@ -87,27 +87,27 @@ def _as_int(value: Any) -> int:
     return int(value) if value is not None else 0
 
 
-def _run_group(warehouse: Warehouse, checks: list[Check], out: dict[str, CheckResult]) -> None:
+def _run_group(wh: Warehouse, checks: list[Check], out: dict[str, CheckResult]) -> None:
     probes = [c.probe for c in checks if c.probe is not None]
-    sql = render_batch(probes, warehouse)
+    sql = render_batch(probes, wh)
     started = time.perf_counter()
     try:
-        row = warehouse.fetch_arrow(sql).to_pylist()[0]
+        row = wh.fetch_arrow(sql).to_pylist()[0]
     except CarelakeError:
         for c in checks:  # isolate the failing check(s); the rest still count
-            _run_one(warehouse, c, out)
+            _run_one(wh, c, out)
         return
     share = (time.perf_counter() - started) / len(checks)
     for i, c in enumerate(checks):
         out[c.check_id] = CheckResult(c, _as_int(row[f"v{i}"]), _as_int(row[f"d{i}"]), sql, share)
 
 
-def _run_one(warehouse: Warehouse, check: Check, out: dict[str, CheckResult]) -> None:
+def _run_one(wh: Warehouse, check: Check, out: dict[str, CheckResult]) -> None:
     assert check.probe is not None
-    sql = render_probe(check.probe, warehouse)
+    sql = render_probe(check.probe, wh)
     started = time.perf_counter()
     try:
-        row = warehouse.fetch_arrow(sql).to_pylist()[0]
+        row = wh.fetch_arrow(sql).to_pylist()[0]
     except CarelakeError as e:
         out[check.check_id] = CheckResult(check, None, None, sql, time.perf_counter() - started, error=str(e))
         return
@@ -121,7 +121,7 @@ def _run_one(warehouse: Warehouse, check: Check, out: dict[str, CheckResult]) ->
 
 
 def run_checks(
-    warehouse: Warehouse,
+    wh: Warehouse,
     checks: Sequence[Check] | None = None,
     *,
     batch: bool = True,
@@ -130,7 +130,7 @@ def run_checks(
     """Run `checks` (default: the whole generated catalogue) and evaluate thresholds and applicability."""
     start = datetime.now(UTC)
     checks = list(generate_checks() if checks is None else checks)
-    tables = {c.table: _columns(warehouse, c.table) for c in checks}
+    tables = {c.table: _columns(wh, c.table) for c in checks}
     out: dict[str, CheckResult] = {}
     groups: dict[str, list[Check]] = {}
     for c in checks:
@@ -148,15 +148,15 @@ def run_checks(
     done = 0
     for members in groups.values():
         if batch:
-            _run_group(warehouse, members, out)
+            _run_group(wh, members, out)
         else:
             for c in members:
-                _run_one(warehouse, c, out)
+                _run_one(wh, c, out)
         done += len(members)
         if progress is not None:
             progress(done, len(checks))
     results = evaluate([out[c.check_id] for c in checks])
-    return QualityRun(results, start, datetime.now(UTC), warehouse.dialect, _metadata(warehouse))
+    return QualityRun(results, start, datetime.now(UTC), wh.dialect, _metadata(wh))
 
 
 def evaluate(results: Iterable[CheckResult]) -> list[CheckResult]:
@@ -220,12 +220,12 @@ def _concept_missing(c: Check) -> str:
     )
 
 
-def _metadata(warehouse: Warehouse) -> dict[str, Any]:
+def _metadata(wh: Warehouse) -> dict[str, Any]:
     """The CDM_SOURCE row (DQD's Metadata section), or an empty dict when there is none."""
     from carelake.quality.probes import _resolve
 
     try:
-        rows = warehouse.fetch_arrow(_resolve("SELECT * FROM @cdm.cdm_source LIMIT 1", warehouse)).to_pylist()
+        rows = wh.fetch_arrow(_resolve("SELECT * FROM @cdm.cdm_source LIMIT 1", wh)).to_pylist()
     except CarelakeError:
         return {}
     return {k.upper(): v for k, v in rows[0].items()} if rows else {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from carelake.errors import UserError
 
-class FhirPathError(Exception):
-    """Base class for every error the FHIRPath engine raises."""
+
+class FhirPathError(UserError):
+    """Base class for every error the FHIRPath engine raises (an expression or its input is wrong: a user error)."""
 
 
 class FhirPathSyntaxError(FhirPathError, ValueError):
