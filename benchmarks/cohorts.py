@@ -23,7 +23,8 @@ WORK = HERE / "_work"
 PEERS = HERE / "peers-cohorts"
 PEER_PYTHON = PEERS / ".venv" / "bin" / "python"
 PINS = ("duckcdm==0.4.7", "duckdb==2.0.1")
-LIBRARY = Path("/work/shared/data/circe-cohorts/phenotype-library/cohorts")
+# The shared data sits beside the repository (../shared); --library points elsewhere.
+LIBRARY = HERE.resolve().parents[1] / "shared" / "data" / "circe-cohorts" / "phenotype-library" / "cohorts"
 
 # Runs under the peer virtualenv: duckcdm's own WebAPI generation path (build, render, translate, execute).
 PEER_ARM = """
@@ -94,13 +95,14 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--limit", type=int, default=0, help="Only the first N definitions (by id).")
     p.add_argument("--arm")
+    p.add_argument("--library", type=Path, default=LIBRARY, help=f"Folder of Circe definitions (default {LIBRARY}).")
     p.add_argument("files", nargs="*")
     a = p.parse_args()
     if a.arm:
         carelake_arm(a.arm, a.files)
         return
     WORK.mkdir(exist_ok=True)
-    files = sorted((str(f) for f in LIBRARY.glob("*.json")), key=lambda f: int(Path(f).stem))
+    files = sorted((str(f) for f in a.library.glob("*.json")), key=lambda f: int(Path(f).stem))
     files = files[: a.limit] if a.limit else files
     base = WORK / "cohorts_base.duckdb"
     if not base.exists():

@@ -3,7 +3,7 @@
     uv run python benchmarks/fhir_data.py --observations 1000000 [--patients 200000] --out DIR
 
 Sources: the Observation and Patient resources inside the transaction bundles of the SMART sample data
-(`/work/shared/data/synthea-fhir/smart-generated-sample-data-r4-2019/*.json`, override with `--source`).
+(`../shared/data/synthea-fhir/smart-generated-sample-data-r4-2019/*.json` beside the repository, or `--source`).
 Replica k of a source resource gets the id uuid5(NS, "k/Type/original-id"). The bundles' references are
 bundle-local `urn:uuid:`s, which mean nothing in a Bulk export, so each is rewritten to the relative reference of
 the same replica of its target: `subject` -> `Patient/<fresh id>`, `encounter` -> `Encounter/<fresh id>` (the
@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-SOURCE = Path("/work/shared/data/synthea-fhir/smart-generated-sample-data-r4-2019")
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # beside the repository
+SOURCE = SHARED / "data" / "synthea-fhir" / "smart-generated-sample-data-r4-2019"
 LINES_PER_FILE = 200_000
 NAMESPACE = uuid.UUID("6f1c2b0e-5d0a-4c59-9a8e-6b2f4b1e0c11")
 FORMAT_VERSION = 2

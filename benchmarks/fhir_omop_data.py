@@ -2,7 +2,7 @@
 
     uv run python benchmarks/fhir_omop_data.py [--resources 5000000] [--out DIR] [--billing]
 
-Source: the 19 transaction bundles of the SMART sample data (`/work/shared/data/synthea-fhir/
+Source: the 19 transaction bundles of the SMART sample data (`../shared/data/synthea-fhir/
 smart-generated-sample-data-r4-2019`, override with `--source`), one Synthea patient each with every clinical
 resource Synthea writes: Patient, Encounter, Condition, Observation, Procedure, MedicationRequest, Immunization,
 DiagnosticReport, CarePlan, Goal, AllergyIntolerance, ImagingStudy, and the Organizations and Practitioners its
@@ -33,7 +33,8 @@ from typing import Any, TextIO
 
 from fhir_data import SOURCE, Template, reuse_or_clear  # benchmarks/ is on sys.path: it is the running script's folder
 
-OUT = Path("/work/scratch/bench/fhir_omop")
+# Generated data goes beside the repository (../scratch), outside the tree; --out puts it elsewhere.
+OUT = Path(__file__).resolve().parents[2] / "scratch" / "bench" / "fhir_omop"
 LINES_PER_FILE = 200_000
 BILLING = frozenset({"Claim", "ExplanationOfBenefit"})
 NAMESPACE = uuid.UUID("2d7f6a8e-3b1c-4f0e-8a55-0c9e1f4b7d21")
