@@ -221,9 +221,12 @@ def test_skip_sets_bad_rows_aside_and_accounts_for_them(loaded: Warehouse, tmp_p
 def test_too_long_text_and_unknown_file_skipped(loaded: Warehouse, tmp_path: Path) -> None:
     folder = tmp_path / "long"
     write(folder, "person.csv", people(person(20).replace(",M,", "," + "M" * 60 + ",")))
+    before = snapshot(loaded)
     with pytest.raises(InputError, match="longer than 50 characters") as info:
-        load_files(loaded, [folder])
+        load_files(loaded, [folder], strict=True)
     assert info.value.column == "gender_source_value"
+    assert info.value.line == 2
+    assert snapshot(loaded) == before
     write(folder, "notes.txt", "not a table\n")
     write(folder, "person.csv", people(person(20)))
     report = load_files(loaded, [folder], on_error="skip")

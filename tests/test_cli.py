@@ -58,6 +58,29 @@ def test_bad_input_exits_2_with_one_line_and_hint(tmp_path: Path) -> None:
     assert done.stdout == ""
 
 
+def test_wide_text_loads_with_departures_and_strict_refuses(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    header = "person_id,gender_concept_id,year_of_birth,race_concept_id,ethnicity_concept_id,gender_source_value"
+    wide = "F" * 70
+    (tmp_path / "in" / "person.csv").write_text(f"{header}\n5000000000,8532,1990,0,0,{wide}\n2,8507,1980,0,0,M\n")
+    url = f"duckdb:///{tmp_path / 'x.duckdb'}"
+    done = run("--warehouse", url, "load", "omop", str(tmp_path / "in"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "person.gender_source_value (varchar(50)): 1 value wider, up to 70 characters" in done.stdout
+    assert "person.person_id (integer (32-bit)): 1 value beyond 32 bits, up to 5,000,000,000" in done.stdout
+    strict = run(
+        "--warehouse",
+        f"duckdb:///{tmp_path / 'y.duckdb'}",
+        "load",
+        "omop",
+        "--strict",
+        str(tmp_path / "in"),
+        cwd=tmp_path,
+    )
+    assert strict.returncode == 2
+    assert "line 2, column gender_source_value: longer than 50 characters" in strict.stderr
+
+
 @pytest.mark.parametrize("args", [["--warehouse", "mysql://x/y", "info"], ["load", "omop"], ["frobnicate"]])
 def test_user_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     assert run(*args, cwd=tmp_path).returncode == 2

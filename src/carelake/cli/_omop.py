@@ -42,6 +42,11 @@ _ON_ERROR = typer.Option(
     help="fail: stop at the first bad row, load nothing; skip: set bad rows aside.",
 )
 _REJECTS = typer.Option(Path("carelake-rejects.csv"), "--rejects", help="Where --on-error skip writes bad rows.")
+_STRICT = typer.Option(
+    False,
+    "--strict",
+    help="Refuse text wider than the CDM spec's width (by default it loads and is listed as a departure).",
+)
 
 
 def _print_load(report: LoadReport, as_json: bool) -> None:
@@ -61,6 +66,10 @@ def _print_load(report: LoadReport, as_json: bool) -> None:
         table.add_row(Path(f.file).name, f.table, f"{f.read:,}", f"{f.loaded:,}", f"{f.rejected:,}", "; ".join(f.notes))
     table.add_row("total", "", f"{report.read:,}", f"{report.loaded:,}", f"{report.rejected:,}", "")
     Console(soft_wrap=True).print(table)
+    if report.departures:
+        _out("departures from the CDM 5.4 spec, loaded as they are (--strict refuses wide text instead):")
+        for d in report.departures:
+            _out(f"  {d.describe()}")
     if report.rejects_file:
         _out(f"rejected rows written to {report.rejects_file}")
 
@@ -84,6 +93,7 @@ def _load(
     on_error: OnError,
     rejects: Path,
     as_json: bool,
+    strict: bool,
 ) -> None:
     """Run a loader with the CLI's warehouse and progress bar, then print its accounting."""
     with open_warehouse() as wh, progress_bar(label) as progress:
@@ -94,6 +104,7 @@ def _load(
             on_error="skip" if on_error is OnError.skip else "raise",
             rejects_path=rejects,
             progress=progress,
+            strict=strict,
         )
     _print_load(report, as_json)
 
@@ -134,12 +145,13 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
         mode: Mode = _MODE,
         on_error: OnError = _ON_ERROR,
         rejects: Path = _REJECTS,
+        strict: bool = _STRICT,
         as_json: bool = _JSON,
     ) -> None:
         """Load OMOP CDM files; all or nothing, and a re-load does not duplicate rows."""
         from carelake.omop.loader import load_files
 
-        _load(load_files, "loading", paths, mode, on_error, rejects, as_json)
+        _load(load_files, "loading", paths, mode, on_error, rejects, as_json, strict)
 
     @vocab_app.command("load")
     def vocab_load(
@@ -147,12 +159,13 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
         mode: Mode = typer.Option(Mode.replace_, "--mode", help="replace (default): a new release supersedes the old."),
         on_error: OnError = _ON_ERROR,
         rejects: Path = _REJECTS,
+        strict: bool = _STRICT,
         as_json: bool = _JSON,
     ) -> None:
         """Load an Athena vocabulary download."""
         from carelake.omop.vocabulary import load_vocabulary
 
-        _load(load_vocabulary, "loading vocabulary", paths, mode, on_error, rejects, as_json)
+        _load(load_vocabulary, "loading vocabulary", paths, mode, on_error, rejects, as_json, strict)
 
     @app.command()
     def demo(as_json: bool = _JSON) -> None:

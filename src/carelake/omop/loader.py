@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from carelake.errors import DuplicateKeyError, InputError
 from carelake.omop.cdm53 import DROPPED_TABLES_53
+from carelake.omop.departures import Departure, merge_departures
 from carelake.omop.reader import FilePlan, FileReader, OnError, plan_file, split_name
 from carelake.omop.schema import CdmTable, create_cdm, schema_for, table_by_name
 from carelake.warehouse import PrimaryKeyViolation, Warehouse
@@ -36,6 +37,7 @@ class FileReport:
     rejected: int = 0
     status: str = "loaded"
     notes: list[str] = field(default_factory=list)
+    departures: list[Departure] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +60,11 @@ class LoadReport:
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
 
+    @property
+    def departures(self) -> list[Departure]:
+        """Values loaded as they are although the spec says otherwise, per table and column over all files."""
+        return merge_departures([d for f in self.files for d in f.departures])
+
     def to_dict(self) -> dict[str, object]:
         return {
             "mode": self.mode,
@@ -65,6 +72,7 @@ class LoadReport:
             "loaded": self.loaded,
             "rejected": self.rejected,
             "rejects_file": self.rejects_file,
+            "departures": [asdict(d) for d in self.departures],
             "files": [asdict(f) for f in self.files],
         }
 
@@ -102,11 +110,13 @@ def load_files(
     quoting: bool | None = None,
     progress: Progress | None = None,
     not_tables: Mapping[str, str] | None = None,
+    strict: bool = False,
 ) -> LoadReport:
     """Load OMOP files; every file is checked before the warehouse is touched, and all commit together.
 
     append: rows are added, and a row whose key is already there replaces it (so a re-load is idempotent).
     replace: each table loaded ends up holding exactly the rows of its files.
+    strict: text wider than the spec's width is refused; by default it loads and `LoadReport.departures` lists it.
     """
     files, ignored = discover(paths)
     report = LoadReport(mode=mode)
@@ -143,7 +153,8 @@ def load_files(
         for name, group in plans.items():
             table = group[0].table
             group_readers = [
-                FileReader(p, on_error=on_error, progress=_per_file(progress, str(p.path), total)) for p in group
+                FileReader(p, on_error=on_error, progress=_per_file(progress, str(p.path), total), strict=strict)
+                for p in group
             ]
             readers.extend(group_readers)
             try:
@@ -168,6 +179,7 @@ def load_files(
                 loaded=r.rows_read - len(r.rejected),
                 rejected=len(r.rejected),
                 notes=notes,
+                departures=r.departures,
             )
         )
     if report.rejected:

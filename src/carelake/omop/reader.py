@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from carelake.errors import InputError
 from carelake.omop.cdm53 import ADDED_REQUIRED_54, RENAMED_53
 from carelake.omop.convert import convert_column
+from carelake.omop.departures import Departure, find, merge_departures, too_wide
 from carelake.omop.schema import CdmTable, table_by_name
 
 __all__ = ["DATA_SUFFIXES", "FilePlan", "FileReader", "OnError", "Rejected", "plan_file", "split_name"]
@@ -204,16 +205,27 @@ class _Counting(io.RawIOBase):
 
 
 class FileReader:
-    """Streams one planned file as converted batches; counts rows read and keeps rejected rows."""
+    """Streams one planned file as converted batches; counts rows read, keeps rejected rows, notes departures.
+
+    `strict`: text wider than the spec's width is an error (today's refusal); otherwise it loads and is listed
+    in `departures`, as are ids beyond 32 bits.
+    """
 
     def __init__(
-        self, plan: FilePlan, *, on_error: OnError = "raise", progress: Callable[[int], None] | None = None
+        self,
+        plan: FilePlan,
+        *,
+        on_error: OnError = "raise",
+        progress: Callable[[int], None] | None = None,
+        strict: bool = False,
     ) -> None:
         self.plan = plan
         self.on_error = on_error
         self.progress = progress
+        self.strict = strict
         self.rows_read = 0
         self.rejected: list[Rejected] = []
+        self._departures: list[Departure] = []
         self._pending: list[tuple[int, Rejected]] = []  # value rejects awaiting their line number
         self._structural: list[tuple[int | None, int, str]] = []  # (line, fields, text)
         self._records = 0
@@ -222,6 +234,11 @@ class FileReader:
     @property
     def where(self) -> str:
         return str(self.plan.path)
+
+    @property
+    def departures(self) -> list[Departure]:
+        """What the loaded rows carry beyond the spec, one entry per column."""
+        return merge_departures(self._departures)
 
     # -- batches ---------------------------------------------------------------------------------
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -317,10 +334,13 @@ class FileReader:
             found = convert_column(source, col)
             arrays.append(found[0].values)
             problems.extend((col.name, f.bad, f.reason, source) for f in found if f.bad is not None)
+            wide = too_wide(found[0].values, col) if self.strict else None
+            if wide is not None:
+                problems.append((col.name, wide, f"longer than {col.length} characters", source))
         self._row_number += raw.num_rows
         batch = pa.RecordBatch.from_arrays(arrays, schema=table.arrow_schema)
         if not problems:
-            return batch
+            return self._note_departures(batch)
         if self.on_error == "raise":
             at, name, reason, source = min(
                 (
@@ -355,7 +375,14 @@ class FileReader:
                     )
                 )
             reject |= mask
-        return batch.filter(pa.array(~reject))
+        return self._note_departures(batch.filter(pa.array(~reject)))
+
+    def _note_departures(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        for col, values in zip(self.plan.table.schema.columns, batch.columns, strict=True):
+            found = find(values, col, self.plan.table.name)
+            if found is not None:
+                self._departures.append(found)
+        return batch
 
     # -- finding lines ---------------------------------------------------------------------------
     def _scan(self) -> Iterator[tuple[int, list[str] | None, str | None]]:
@@ -477,5 +504,5 @@ def _hint_for(reason: str) -> str | None:
     if reason.startswith("required"):
         return "fill the field, or load with --on-error skip to set such rows aside"
     if reason.startswith("longer"):
-        return "shorten the value; the CDM limits this field's length"
+        return "shorten the value, or load without --strict to keep it (it is then listed as a departure)"
     return "fix the value, or load with --on-error skip to set such rows aside"

@@ -11,7 +11,7 @@ from importlib import resources
 
 from carelake.warehouse import Column, ColumnKind, TableSchema, Warehouse
 
-__all__ = ["CDM_VERSION", "CdmTable", "cdm_tables", "create_cdm", "schema_for", "table_by_name"]
+__all__ = ["CDM_VERSION", "CdmTable", "cdm_tables", "create_cdm", "schema_for", "spec_width", "table_by_name"]
 
 CDM_VERSION = "5.4"
 
@@ -48,6 +48,7 @@ _EXTRA_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 _VARCHAR = re.compile(r"varchar\((\d+|max)\)", re.I)
+_ID = re.compile(r"_id(_\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class CdmTable:
 def _kind(name: str, datatype: str) -> tuple[ColumnKind, int | None]:
     dt = datatype.strip().lower()
     if dt == "integer":
-        return ("bigint" if name.endswith("_id") else "integer"), None
+        # Every id is 64-bit: exports made on BigQuery or Spark hash ids beyond 32 bits (fact_id_1, concept_id_2, ...).
+        return ("bigint" if _ID.search(name) else "integer"), None
     if dt == "float":
         return "double", None
     if dt == "date":
@@ -129,6 +131,15 @@ def table_by_name(name: str) -> CdmTable | None:
         if t.name == wanted:
             return t
     return None
+
+
+def spec_width(table: str, column: str) -> int | None:
+    """The VARCHAR width the spec gives `table.column` (None: not text, unbounded, or no such column)."""
+    spec = table_by_name(table)
+    wanted = column.strip().strip('"').lower()
+    if spec is None or wanted not in spec.schema.column_names:
+        return None
+    return spec.schema.column(wanted).length
 
 
 def schema_for(wh: Warehouse, table: CdmTable) -> str:

@@ -40,6 +40,7 @@ def load_vocabulary(
     on_error: OnError = "raise",
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> LoadReport:
     """Load an Athena export. Default mode is replace: a new vocabulary release supersedes the old one.
 
@@ -55,5 +56,6 @@ def load_vocabulary(
         allowed=_is_vocabulary,
         quoting=False,
         progress=progress,
+        strict=strict,
         not_tables={"concept_cpt4": "CPT4 names come from the UMLS (run Athena's cpt4 tool); not a CDM table"},
     )

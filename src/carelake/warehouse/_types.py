@@ -26,7 +26,7 @@ _ARROW: dict[str, pa.DataType] = {
 
 @dataclass(frozen=True)
 class Column:
-    """One column; `length` is the declared VARCHAR length (None: unbounded).
+    """One column; `length` is the spec's VARCHAR width (None: unbounded), reported when exceeded, not enforced.
 
     `compressible=False` marks values that compression cannot shrink but costs time to try on (unique text keys,
     such as the source ids of the OMOP id map); an engine that can store such a column plain does.
@@ -43,9 +43,13 @@ class Column:
         return _ARROW[self.kind]
 
     def sql_type(self) -> str:
-        """The type in canonical (DuckDB-flavoured) SQL, for SQLGlot to transpile."""
+        """The type in canonical (DuckDB-flavoured) SQL, for SQLGlot to transpile.
+
+        Text is unbounded on every engine: real exports carry values wider than the spec, and an engine that
+        enforced VARCHAR(n) (PostgreSQL, Spark) would refuse them where DuckDB keeps them.
+        """
         if self.kind == "varchar":
-            return f"VARCHAR({self.length})" if self.length else "VARCHAR"
+            return "VARCHAR"
         if self.kind == "json":
             return "JSON"
         return {"bigint": "BIGINT", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE"}.get(
