@@ -14,7 +14,7 @@ from typing import Any
 
 from carelake.errors import ConfigError
 from carelake.privacy.disclosure import DEFAULT_MIN_CELL_COUNT, disclosure_rule
-from carelake.warehouse._url import DEFAULT_URL
+from carelake.warehouse import DEFAULT_URL
 
 __all__ = ["Settings", "load_settings"]
 

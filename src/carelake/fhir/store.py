@@ -23,8 +23,7 @@ import pyarrow.compute as pc
 from carelake.fhir.ndjson import NdjsonScanner
 from carelake.fhir.reader import Parsed, Rejection, SkippedFile, discover, parse_line, read_file
 from carelake.fhir.references import ReferenceIndex
-from carelake.warehouse import Warehouse, quote
-from carelake.warehouse._types import Column, TableSchema
+from carelake.warehouse import Column, TableSchema, Warehouse, quote
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,7 @@ import pyarrow as pa
 from carelake.fhir.view.runner import materialize_view
 from carelake.harmonize.codes import CODE_SYSTEMS, FIXED_CONCEPTS
 from carelake.omop.schema import create_cdm
-from carelake.warehouse import Warehouse
-from carelake.warehouse._types import Column, TableSchema
+from carelake.warehouse import Column, TableSchema, Warehouse
 
 log = logging.getLogger(__name__)
 

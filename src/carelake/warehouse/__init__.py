@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from carelake.errors import ConfigError
 from carelake.warehouse._base import CANONICAL_DIALECT, PrimaryKeyViolation, Warehouse, WriteMode, quote
-from carelake.warehouse._registry import BACKENDS, Backend, backend_class
+from carelake.warehouse._registry import BACKENDS, Backend, backend_class, parse_url
 from carelake.warehouse._types import Column, ColumnKind, TableSchema
-from carelake.warehouse._url import DEFAULT_URL, WarehouseURL, parse_url
+from carelake.warehouse._url import DEFAULT_URL, WarehouseURL
 
 __all__ = [
     "BACKENDS",

@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
 
 from carelake.errors import ConfigError
+from carelake.warehouse._base import Warehouse
+from carelake.warehouse._url import URL_HINT, UrlParts, WarehouseURL
 
-if TYPE_CHECKING:
-    from carelake.warehouse._base import Warehouse
-    from carelake.warehouse._url import UrlParts, WarehouseURL
-
-__all__ = ["BACKENDS", "Backend", "backend_class", "url_parser"]
+__all__ = ["BACKENDS", "Backend", "backend_class", "parse_url", "url_parser"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +60,17 @@ def backend_class(name: str) -> type[Warehouse]:
         raise ConfigError(f"the {backend.name} backend needs the {backend.library} package", hint=how) from e
     cls: type[Warehouse] = getattr(module, backend.cls)
     return cls
+
+
+def parse_url(url: str) -> WarehouseURL:
+    """Parse and check a URL, so a typo fails before anything connects."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    names = [query.pop(key, default) for key, default in (("schema", "cdm"), ("results", "results"), ("fhir", "fhir"))]
+    for name in names:
+        if not name.isidentifier():
+            raise ConfigError(f"schema name {name!r} in {url!r} is not a plain identifier", hint=URL_HINT)
+    parse = url_parser(parts.scheme.lower())
+    if parse is None:
+        raise ConfigError(f"unknown warehouse URL {url!r}", hint=URL_HINT)
+    return parse(UrlParts(url, parts, query, *names))

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult
 
-from carelake.errors import ConfigError
-
-__all__ = ["DEFAULT_URL", "URL_HINT", "UrlParts", "WarehouseURL", "parse_url"]
+__all__ = ["DEFAULT_URL", "URL_HINT", "UrlParts", "WarehouseURL"]
 
 DEFAULT_URL = "duckdb:///carelake.duckdb"
 
@@ -54,19 +52,3 @@ class UrlParts:
             fhir_schema=self.fhir_schema,
             **fields,  # type: ignore[arg-type]
         )
-
-
-def parse_url(url: str) -> WarehouseURL:
-    """Parse and check a URL, so a typo fails before anything connects."""
-    from carelake.warehouse._registry import url_parser
-
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    names = [query.pop(key, default) for key, default in (("schema", "cdm"), ("results", "results"), ("fhir", "fhir"))]
-    for name in names:
-        if not name.isidentifier():
-            raise ConfigError(f"schema name {name!r} in {url!r} is not a plain identifier", hint=URL_HINT)
-    parse = url_parser(parts.scheme.lower())
-    if parse is None:
-        raise ConfigError(f"unknown warehouse URL {url!r}", hint=URL_HINT)
-    return parse(UrlParts(url, parts, query, *names))

@@ -21,8 +21,7 @@ import pyarrow.csv as pacsv
 
 from carelake.errors import InputError
 from carelake.harmonize.pipeline import HarmonizeReport, run_pipeline
-from carelake.warehouse import Warehouse
-from carelake.warehouse._types import Column, ColumnKind, TableSchema
+from carelake.warehouse import Column, ColumnKind, TableSchema, Warehouse
 
 log = logging.getLogger(__name__)
 
