@@ -55,7 +55,7 @@ def test_results_json_has_dqd_layout(sample_dir: Path, tmp_path_factory: pytest.
         "queryText",
     ):
         assert key in first
-    assert doc["Overview"]["countTotal"] == 2564
+    assert doc["Overview"]["countTotal"] == 2677
     assert doc["Overview"]["countThresholdFailed"] == 61
     small = [r for r in doc["CheckResults"] if r["suppressed"]]
     assert small and all(r["numViolatedRows"] is None or r["numDenominatorRows"] is None for r in small)
@@ -118,7 +118,7 @@ def test_dashboard_filters_in_chromium(sample_dir: Path, tmp_path_factory: pytes
         page.on("request", lambda r: requests.append(r.url))
         page.goto(page_path.as_uri())
         rows = page.locator("#results-body tr")
-        assert rows.count() == 2564
+        assert rows.count() == 2677
         assert rows.first.get_attribute("data-status") == "failed"  # worst first
         page.select_option("#f-status", "failed")
         assert rows.count() == 61

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from carelake.privacy.disclosure import DisclosureRule, disclosure_rule
-from carelake.quality.probes import _resolve
+from carelake.quality.sql import resolve_schemas
 from carelake.warehouse import Warehouse
 
 __all__ = ["DOMAINS", "analysis_names", "export", "run_achilles"]
@@ -115,22 +115,22 @@ def run_achilles(wh: Warehouse) -> None:
                 "median_value DOUBLE, p10_value DOUBLE, p25_value DOUBLE, p75_value DOUBLE, p90_value DOUBLE",
             ),
         ):
-            wh.execute(_resolve(f"DROP TABLE IF EXISTS @results.{table}", wh))
+            wh.execute(resolve_schemas(f"DROP TABLE IF EXISTS @results.{table}", wh))
             wh.execute(
-                _resolve(
+                resolve_schemas(
                     f"CREATE TABLE @results.{table} (analysis_id INTEGER, {_STRATA}, count_value BIGINT{extra})",
                     wh,
                 )
             )
         for sql in _statements(wh):
-            wh.execute(_resolve(sql, wh))
+            wh.execute(resolve_schemas(sql, wh))
 
 
 def export(wh: Warehouse, min_cell_count: int | DisclosureRule | None = None) -> dict[str, Any]:
     """Results for the dashboard, with concept names, dropping every cell the disclosure rule withholds."""
     rule = disclosure_rule(min_cell_count)
     rows = wh.fetch_arrow(
-        _resolve(
+        resolve_schemas(
             "SELECT r.analysis_id, r.stratum_1, r.stratum_2, r.count_value, c.concept_name "
             "FROM @results.achilles_results r LEFT JOIN @cdm.concept c "
             "ON c.concept_id = CASE WHEN r.analysis_id IN (2, 4, 5, 200, 201, 400, 401, 600, 601, 700, 701, 800, "
@@ -140,7 +140,7 @@ def export(wh: Warehouse, min_cell_count: int | DisclosureRule | None = None) ->
         )
     ).to_pylist()
     dist = wh.fetch_arrow(
-        _resolve(
+        resolve_schemas(
             f"SELECT analysis_id, {_DIST_COLS} FROM @results.achilles_results_dist "
             f"WHERE {rule.sql_shown('count_value')} ORDER BY analysis_id",
             wh,

@@ -14,12 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from carelake.quality.probes import Probe
+from carelake.quality.sql import Probe
 
-__all__ = ["Check", "CheckType", "check_types", "generate_checks", "spec_rows"]
+__all__ = ["Check", "CheckType", "check_types", "matches", "spec_rows"]
 
 _SPEC = {
     "TABLE": "OMOP_CDMv5.4_Table_Level.csv",
@@ -118,7 +116,7 @@ def spec_rows(level: str) -> tuple[dict[str, str], ...]:
     return tuple(_read(_SPEC[level]))
 
 
-def _matches(row: Mapping[str, str], expression: str) -> bool:
+def matches(row: Mapping[str, str], expression: str) -> bool:
     """DQD's evaluationFilter: terms like `isRequired=='Yes'` or `fkDomain!= ''` joined by `&`."""
     for term in expression.split("&"):
         m = _TERM.match(term)
@@ -129,53 +127,3 @@ def _matches(row: Mapping[str, str], expression: str) -> bool:
         if (actual == value) != (op == "=="):
             return False
     return True
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _concept_ids(text: str) -> str | None:
-    """DQD's conceptId cell: one id or a comma-separated set (plausibleGenderUseDescendants)."""
-    ids = [x.strip() for x in text.split(",") if x.strip()]
-    return ",".join(ids) or None
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.strip().lstrip("-").isdigit() else None
-
-
-def generate_checks() -> list[Check]:
-    """Every check the catalogue defines (about 2,500 for CDM 5.4), each with its SQL probe."""
-    from carelake.quality.extensions import extension_types
-    from carelake.quality.probes import probe_for
-
-    out: list[Check] = []
-    for ctype in (*check_types(), *extension_types()):
-        for row in spec_rows(ctype.level):
-            if not _matches(row, ctype.evaluation_filter) or (ctype.extra_filter and not ctype.extra_filter(row)):
-                continue
-            fld = row.get("cdmFieldName", "").strip('"').lower() or None
-            params = {k: v for k, v in row.items() if k.startswith(ctype.name) or k.startswith("fk")}
-            params.update({k: row[k] for k in ("standardConceptFieldName", "conceptName") if row.get(k)})
-            check = Check(
-                type=ctype,
-                table=row["cdmTableName"].lower(),
-                field=fld if ctype.level != "TABLE" else None,
-                concept_id=_concept_ids(row.get("conceptId", "")) if ctype.level == "CONCEPT" else None,
-                unit_concept_id=_int(row.get("unitConceptId", "")) if ctype.level == "CONCEPT" else None,
-                threshold=_number(row.get(f"{ctype.name}Threshold", "")),
-                notes=row.get(f"{ctype.name}Notes") or None,
-                params=params,
-            )
-            out.append(_with_probe(check, probe_for(check)))
-    return out
-
-
-def _with_probe(check: Check, probe: Probe) -> Check:
-    from dataclasses import replace
-
-    return replace(check, probe=probe)

@@ -5,6 +5,8 @@
   only; without them a lab value far outside its range goes unseen.
 - withinObservationPeriod: events dated outside every observation period of their person (an OMOP convention
   DQD does not check); applies to each event table's start date.
+- withinSpecWidth: text longer than the spec's VARCHAR width. carelake keeps such values (real exports carry
+  them; see omop/departures.py), so the departure a load reports stays visible in the data's quality record.
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
+from carelake.omop.schema import spec_width
 from carelake.quality.catalogue import CheckType
 
 __all__ = ["extension_types"]
 
 _EXCLUDED = {"observation_period", "death", "payer_plan_period", "condition_era", "drug_era", "dose_era", "cohort"}
+
+
+def _has_width(row: Mapping[str, str]) -> bool:
+    """Fields the spec gives a VARCHAR width (varchar(max) has none)."""
+    return spec_width(row.get("cdmTableName", ""), row.get("cdmFieldName", "")) is not None
 
 
 def _event_start(row: Mapping[str, str]) -> bool:
@@ -72,5 +80,19 @@ def extension_types() -> tuple[CheckType, ...]:
             severity="convention",
             origin=origin,
             extra_filter=_event_start,
+        ),
+        CheckType(
+            name="withinSpecWidth",
+            level="FIELD",
+            description="The number and percent of records with a value in @cdmFieldName of @cdmTableName longer "
+            "than the width the CDM specification declares for it.",
+            context="Verification",
+            category="Conformance",
+            subcategory="Value",
+            sql_file="carelake:within_spec_width",
+            evaluation_filter="cdmFieldName!=''",
+            severity="convention",
+            origin=origin,
+            extra_filter=_has_width,
         ),
     )

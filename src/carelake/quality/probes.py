@@ -1,8 +1,4 @@
-"""How each check type counts violating and denominator rows, as SQL aggregates over a shared source.
-
-A `Probe` is two aggregate expressions over a FROM clause. Probes over the same source run as one statement
-(one scan of a table answers every field check on it); every probe also renders alone, for the conformance kit
-and for isolating a failing check. Sources use `@cdm.` / `@results.` prefixes resolved per warehouse.
+"""How each check type counts violating and denominator rows: a `Probe` per catalogue check.
 
 Semantics follow DataQualityDashboard's SQL templates (inst/sql/sql_server); the few deliberate differences:
 isStandardValidConcept also counts concepts whose standard_concept is NULL (DQD issue #626), and DEATH is reduced
@@ -11,93 +7,13 @@ to one row per person before joining so that a duplicate death record cannot dou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from carelake.omop.schema import spec_width, table_by_name
+from carelake.quality.catalogue import Check, spec_rows
+from carelake.quality.sql import Probe, table_ref
 
-from carelake.warehouse._base import quote
+__all__ = ["probe_for"]
 
-if TYPE_CHECKING:
-    from carelake.quality.catalogue import Check
-    from carelake.warehouse import Warehouse
-
-__all__ = ["Probe", "probe_for", "render_batch", "render_probe", "table_ref"]
-
-# Row-preserving LEFT JOINs a table scan may need (each joins a unique key, so counts stay per record).
-_JOINS = {
-    "p": "LEFT JOIN @cdm.person p ON t.person_id = p.person_id",
-    "de": "LEFT JOIN (SELECT person_id, MIN(death_date) AS death_date FROM @cdm.death GROUP BY person_id) de "
-    "ON t.person_id = de.person_id",
-    "vo": "LEFT JOIN @cdm.visit_occurrence vo ON t.visit_occurrence_id = vo.visit_occurrence_id",
-}
 _DATE_TYPES = ("date", "datetime")
-
-
-@dataclass(frozen=True)
-class Probe:
-    """`violated` and `denominator` aggregate over `source` (a CDM table aliased t plus `joins`, or raw SQL)."""
-
-    violated: str
-    denominator: str
-    table: str | None = None
-    joins: tuple[str, ...] = ()
-    source: str | None = None
-    structural: bool = False
-
-    @property
-    def batch_key(self) -> str:
-        return self.source if self.source is not None else f"table:{self.table}"
-
-
-def table_ref(table: str) -> str:
-    """`@cdm.x` or `@results.x` for a CDM table, by the schema carelake keeps it in."""
-    from carelake.omop.schema import table_by_name
-
-    spec = table_by_name(table)
-    return f"@{'results' if spec is not None and spec.role == 'results' else 'cdm'}.{table}"
-
-
-def _join_sql(key: str) -> str:
-    if key in _JOINS:
-        return _JOINS[key]
-    kind, fld, *rest = key.split(":")
-    if kind == "c":
-        return f"LEFT JOIN @cdm.concept c_{fld} ON t.{fld} = c_{fld}.concept_id"
-    fk_table, fk_field, unique = rest
-    target = f"{table_ref(fk_table)}" if unique == "1" else f"(SELECT DISTINCT {fk_field} FROM {table_ref(fk_table)})"
-    return f"LEFT JOIN {target} fk_{fld} ON t.{fld} = fk_{fld}.{fk_field}"
-
-
-def _resolve(sql: str, warehouse: Warehouse) -> str:
-    return sql.replace("@cdm.", f"{quote(warehouse.cdm_schema)}.").replace(
-        "@results.", f"{quote(warehouse.results_schema)}."
-    )
-
-
-def _from(probes: Iterable[Probe]) -> str:
-    probes = list(probes)
-    first = probes[0]
-    if first.source is not None:
-        return first.source
-    joins: list[str] = []
-    for p in probes:
-        joins.extend(j for j in p.joins if j not in joins)
-    return " ".join([f"{table_ref(first.table or '')} t", *(_join_sql(j) for j in joins)])
-
-
-def render_batch(probes: list[Probe], warehouse: Warehouse) -> str:
-    """One SELECT computing v0, d0, v1, d1, ... for probes that share a source."""
-    cols = ", ".join(f"{p.violated} AS v{i}, {p.denominator} AS d{i}" for i, p in enumerate(probes))
-    return _resolve(f"SELECT {cols} FROM {_from(probes)}", warehouse)
-
-
-def render_probe(probe: Probe, warehouse: Warehouse) -> str:
-    """The probe alone: SELECT num_violated_rows, num_denominator_rows FROM its source."""
-    return _resolve(
-        f"SELECT {probe.violated} AS num_violated_rows, {probe.denominator} AS num_denominator_rows "
-        f"FROM {_from([probe])}",
-        warehouse,
-    )
 
 
 def _count(cond: str, weight: str = "1") -> str:
@@ -118,8 +34,6 @@ def _literal(value: str, is_date: bool) -> str:
 
 
 def _field_spec(table: str, fld: str) -> dict[str, str]:
-    from carelake.quality.catalogue import spec_rows
-
     for row in spec_rows("FIELD"):
         if row["cdmTableName"].lower() == table and row["cdmFieldName"].strip('"').lower() == fld:
             return row
@@ -127,8 +41,6 @@ def _field_spec(table: str, fld: str) -> dict[str, str]:
 
 
 def _is_pk(table: str, fld: str) -> bool:
-    from carelake.omop.schema import table_by_name
-
     spec = table_by_name(table)
     return spec is not None and spec.schema.primary_key == (fld,)
 
@@ -138,8 +50,6 @@ def _concepts(text: str) -> str:
 
 
 def _descendant_ancestors(table: str) -> str:
-    from carelake.quality.catalogue import spec_rows
-
     ids: list[str] = []
     for row in spec_rows("CONCEPT"):
         if row["cdmTableName"].lower() == table and row.get("plausibleGenderUseDescendants"):
@@ -256,6 +166,8 @@ def probe_for(check: Check) -> Probe:
     if name == "plausibleStartBeforeEnd":
         end = f"t.{prm['plausibleStartBeforeEndFieldName'].lower()}"
         return scan(_count(f"{as_date} > CAST({end} AS DATE)"))
+    if name == "withinSpecWidth":
+        return scan(_count(f"LENGTH({col}) > {spec_width(t, f)}"), _count(f"{col} IS NOT NULL"))
     if name == "withinObservationPeriod":
         inside = (
             "SELECT 1 FROM @cdm.observation_period op WHERE op.person_id = t.person_id AND "

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from carelake.errors import CarelakeError
-from carelake.quality.catalogue import Check, generate_checks
-from carelake.quality.probes import render_batch, render_probe, table_ref
+from carelake.quality.catalogue import Check
+from carelake.quality.generate import generate_checks
+from carelake.quality.sql import render_batch, render_probe, resolve_schemas, table_ref
 from carelake.warehouse import Warehouse
 
 __all__ = ["STATUSES", "CheckResult", "QualityRun", "evaluate", "run_checks"]
@@ -74,10 +75,8 @@ class QualityRun:
 
 def _columns(wh: Warehouse, table: str) -> set[str] | None:
     """Column names of a CDM table, or None when it does not exist."""
-    from carelake.quality.probes import _resolve
-
     try:
-        got = wh.fetch_arrow(_resolve(f"SELECT * FROM {table_ref(table)} LIMIT 0", wh))
+        got = wh.fetch_arrow(resolve_schemas(f"SELECT * FROM {table_ref(table)} LIMIT 0", wh))
     except CarelakeError:
         return None
     return {n.lower() for n in got.column_names}
@@ -222,10 +221,8 @@ def _concept_missing(c: Check) -> str:
 
 def _metadata(wh: Warehouse) -> dict[str, Any]:
     """The CDM_SOURCE row (DQD's Metadata section), or an empty dict when there is none."""
-    from carelake.quality.probes import _resolve
-
     try:
-        rows = wh.fetch_arrow(_resolve("SELECT * FROM @cdm.cdm_source LIMIT 1", wh)).to_pylist()
+        rows = wh.fetch_arrow(resolve_schemas("SELECT * FROM @cdm.cdm_source LIMIT 1", wh)).to_pylist()
     except CarelakeError:
         return {}
     return {k.upper(): v for k, v in rows[0].items()} if rows else {}

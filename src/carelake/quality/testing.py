@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from carelake.quality.catalogue import Check, generate_checks
+from carelake.quality.catalogue import Check
+from carelake.quality.generate import generate_checks
 from carelake.quality.runner import CheckResult, run_checks
 from carelake.warehouse import Warehouse, connect
 
