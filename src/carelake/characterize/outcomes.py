@@ -8,9 +8,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from carelake.cohorts.sqlutil import date_add
 from carelake.errors import ConfigError
-from carelake.warehouse import Warehouse, quote
+from carelake.warehouse import Warehouse, date_add, quote
 
 __all__ = ["TimeAtRisk", "time_to_outcome"]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from carelake.cohorts.sqlutil import date_add
 from carelake.features.settings import DEMOGRAPHIC_NAMES
-from carelake.warehouse import Warehouse, quote
+from carelake.warehouse import Warehouse, date_add, quote
 
 __all__ = ["AGE_BANDS", "Category", "Measurement", "Table1", "table1"]
 

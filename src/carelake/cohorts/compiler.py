@@ -13,7 +13,7 @@ from carelake.cohorts.criteria import CODESETS, criteria_sql
 from carelake.cohorts.endings import censoring_sql, end_strategy_sql, final_insert_sql, stats_sql
 from carelake.cohorts.groups import criteria_with_correlated, group_sql
 from carelake.cohorts.model import CohortExpression, ConceptSet, ConceptSetItem, Criteria, DateOffsetStrategy
-from carelake.cohorts.sqlutil import date_add, id_list
+from carelake.warehouse import date_add, id_list
 
 __all__ = ["TEMP_TABLES", "Target", "compile_statements"]
 

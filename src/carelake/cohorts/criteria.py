@@ -20,7 +20,8 @@ from carelake.cohorts.model import (
     TextFilter,
     UserDefinedPeriod,
 )
-from carelake.cohorts.sqlutil import date_add, date_literal, date_range, id_list, numeric_range, text_filter
+from carelake.cohorts.sqlutil import date_range, numeric_range, text_filter
+from carelake.warehouse import date_add, date_literal, id_list
 
 __all__ = ["CODESETS", "criteria_sql"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from carelake.cohorts.criteria import CODESETS
 from carelake.cohorts.model import CohortExpression, CustomEraStrategy, DateOffsetStrategy, EndStrategy
-from carelake.cohorts.sqlutil import date_add, date_literal
+from carelake.warehouse import date_add, date_literal
 
 __all__ = ["censoring_sql", "end_strategy_sql", "final_insert_sql", "stats_sql"]
 

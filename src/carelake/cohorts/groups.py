@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from carelake.cohorts.criteria import criteria_sql
 from carelake.cohorts.model import CorrelatedCriteria, Criteria, CriteriaGroup, DemographicCriteria, Window
-from carelake.cohorts.sqlutil import date_add, date_range, id_list, numeric_range
+from carelake.cohorts.sqlutil import date_range, numeric_range
+from carelake.warehouse import date_add, id_list
 
 __all__ = ["criteria_with_correlated", "group_sql"]
 

@@ -1,31 +1,13 @@
-"""Small SQL fragments in canonical (DuckDB) SQL that SQLGlot renders correctly for PostgreSQL and Spark."""
+"""Circe's range and text filters as canonical SQL (the fragments every stage uses live in warehouse/fragments.py)."""
 
 from __future__ import annotations
 
 from carelake.cohorts.model import DateRange, NumericRange, TextFilter
+from carelake.warehouse import date_literal
 
-__all__ = ["date_add", "date_literal", "date_range", "id_list", "numeric_range", "text_filter"]
+__all__ = ["date_range", "numeric_range", "text_filter"]
 
 _OPS = {"lt": "<", "lte": "<=", "eq": "=", "!eq": "<>", "gt": ">", "gte": ">="}
-
-
-def date_add(expr: str, days: int) -> str:
-    """`expr` shifted by a constant number of days, still a DATE.
-
-    A literal interval is used because SQLGlot drops the sign of ``INTERVAL (-n) DAY`` when writing PostgreSQL.
-    """
-    if days == 0:
-        return expr
-    sign = "+" if days > 0 else "-"
-    return f"CAST({expr} {sign} INTERVAL '{abs(days)}' DAY AS DATE)"
-
-
-def date_literal(value: str) -> str:
-    return f"CAST('{value}' AS DATE)"
-
-
-def id_list(ids: tuple[int, ...] | list[int]) -> str:
-    return ", ".join(str(int(i)) for i in ids)
 
 
 def date_range(expr: str, rng: DateRange) -> str:

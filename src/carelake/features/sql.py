@@ -7,8 +7,8 @@ from one aggregate. The most recent measurement before index is the "last value"
 
 from __future__ import annotations
 
-from carelake.cohorts.sqlutil import date_add
 from carelake.features.settings import DEMOGRAPHICS, DOMAINS, VISIT_COUNT, WINDOWS, CovariateSettings, Domain
+from carelake.warehouse import date_add
 
 __all__ = ["ROWS", "covariate_statements"]
 

@@ -11,6 +11,7 @@ from carelake.warehouse._base import CANONICAL_DIALECT, PrimaryKeyViolation, War
 from carelake.warehouse._registry import BACKENDS, Backend, backend_class, parse_url
 from carelake.warehouse._types import Column, ColumnKind, TableSchema
 from carelake.warehouse._url import DEFAULT_URL, WarehouseURL
+from carelake.warehouse.fragments import date_add, date_literal, id_list
 
 __all__ = [
     "BACKENDS",
@@ -26,6 +27,9 @@ __all__ = [
     "WriteMode",
     "backend_class",
     "connect",
+    "date_add",
+    "date_literal",
+    "id_list",
     "parse_url",
     "quote",
     "resolve",
