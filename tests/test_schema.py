@@ -58,3 +58,17 @@ def test_primary_keys_are_enforced_where_the_engine_has_them(warehouse: Warehous
     warehouse.execute(f"INSERT INTO {warehouse.cdm_schema}.domain VALUES ('X', 'x', 0)")
     with pytest.raises(PrimaryKeyViolation, match="duplicate primary key"):
         warehouse.execute(f"INSERT INTO {warehouse.cdm_schema}.domain VALUES ('X', 'y', 0)")
+
+
+def test_event_domains_name_columns_the_spec_has() -> None:
+    from carelake.omop.domains import EVENT_DOMAINS, event_domain
+
+    for d in EVENT_DOMAINS.values():
+        spec = table_by_name(d.table)
+        assert spec is not None, d.table
+        named = [d.id, d.concept, d.start_date, d.end_date, d.source_value, d.source_concept, d.type_concept]
+        assert {c for c in named if c} <= set(spec.schema.column_names), d.table
+        assert d.start_datetime in spec.schema.column_names
+    assert event_domain("drug_exposure").start_date == "drug_exposure_start_date"
+    with pytest.raises(KeyError, match="not an event table"):
+        event_domain("concept")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carelake.features.settings import DEMOGRAPHIC_NAMES
+from carelake.omop.domains import event_domain
 from carelake.warehouse import Warehouse, date_add, quote
 
 __all__ = ["AGE_BANDS", "Category", "Measurement", "Table1", "table1"]
@@ -98,10 +99,11 @@ def table1(wh: Warehouse, cohort_id: int, *, window_days: int = 365, top: int = 
         ).to_pylist():
             out.categories.append(Category(section, _name(r), int(r["concept_id"] or 0), int(r["n"])))
     start = date_add("f.index_date", -window_days)
-    for section, table, concept, date in (
-        ("prior condition", "condition_occurrence", "condition_concept_id", "condition_start_date"),
-        ("prior drug", "drug_exposure", "drug_concept_id", "drug_exposure_start_date"),
+    for section, events in (
+        ("prior condition", event_domain("condition_occurrence")),
+        ("prior drug", event_domain("drug_exposure")),
     ):
+        table, concept, date = events.table, events.concept, events.start_date
         for r in wh.fetch_arrow(
             f"SELECT e.{concept} AS concept_id, MIN(c.concept_name) AS concept_name, COUNT(DISTINCT f.person_id) AS n "
             f"FROM ({first}) f JOIN {cdm}.{table} e ON e.person_id = f.person_id "

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["DOMAINS", "Attr", "AttrKind", "Domain", "JoinKind"]
+from carelake.omop.domains import event_domain
+
+__all__ = ["DOMAINS", "Attr", "AttrKind", "CriteriaType", "JoinKind"]
 
 AttrKind = Literal["date", "int", "dec", "text", "concepts", "codeset", "bool", "user_period"]
 JoinKind = Literal["person", "visit", "provider", "care_site"]
@@ -30,7 +32,9 @@ class Attr:
 
 
 @dataclass(frozen=True)
-class Domain:
+class CriteriaType:
+    """One Circe criteria type (ConditionOccurrence, DrugEra, ...): its table, columns, order and attributes."""
+
     kind: str
     table: str
     id_col: str
@@ -91,23 +95,27 @@ _PERIOD_COMMON: dict[str, Attr] = {
 }
 
 
+def _columns(table: str) -> tuple[str, str, str]:
+    """An event table's name, id and concept columns, from omop/domains.py."""
+    d = event_domain(table)
+    return d.table, d.id, d.concept
+
+
 def _codeset(col: str) -> Attr:
     return Attr("codeset", f"C.{col}", raw=(col,))
 
 
-DOMAINS: dict[str, Domain] = {
+DOMAINS: dict[str, CriteriaType] = {
     d.kind: d
     for d in (
-        Domain(
+        CriteriaType(
             "ConditionOccurrence",
-            "condition_occurrence",
-            "condition_occurrence_id",
-            "condition_concept_id",
+            *_columns("condition_occurrence"),
             "t.condition_start_date",
             f"COALESCE(t.condition_end_date, {_plus1('condition_start_date')})",
             order=("condition_start_date", "condition_occurrence_id"),
             source_attr="ConditionSourceConcept",
-            source_col="condition_source_concept_id",
+            source_col=event_domain("condition_occurrence").source_concept,
             attrs={
                 **_EVENT_COMMON,
                 "ConditionType": _concepts("condition_type_concept_id", "ConditionTypeExclude"),
@@ -115,17 +123,15 @@ DOMAINS: dict[str, Domain] = {
                 "StopReason": Attr("text", "C.stop_reason", raw=("stop_reason",)),
             },
         ),
-        Domain(
+        CriteriaType(
             "DrugExposure",
-            "drug_exposure",
-            "drug_exposure_id",
-            "drug_concept_id",
+            *_columns("drug_exposure"),
             "t.drug_exposure_start_date",
             "COALESCE(t.drug_exposure_end_date, CAST(t.drug_exposure_start_date + t.days_supply * INTERVAL '1' DAY "
             f"AS DATE), {_plus1('drug_exposure_start_date')})",
             order=("drug_exposure_start_date", "drug_exposure_id"),
             source_attr="DrugSourceConcept",
-            source_col="drug_source_concept_id",
+            source_col=event_domain("drug_exposure").source_concept,
             attrs={
                 **_EVENT_COMMON,
                 "DrugType": _concepts("drug_type_concept_id", "DrugTypeExclude"),
@@ -137,16 +143,14 @@ DOMAINS: dict[str, Domain] = {
                 "LotNumber": Attr("text", "C.lot_number", raw=("lot_number",)),
             },
         ),
-        Domain(
+        CriteriaType(
             "ProcedureOccurrence",
-            "procedure_occurrence",
-            "procedure_occurrence_id",
-            "procedure_concept_id",
+            *_columns("procedure_occurrence"),
             "t.procedure_date",
             _plus1("procedure_date"),
             order=("procedure_date", "procedure_occurrence_id"),
             source_attr="ProcedureSourceConcept",
-            source_col="procedure_source_concept_id",
+            source_col=event_domain("procedure_occurrence").source_concept,
             attrs={
                 **_EVENT_COMMON,
                 "ProcedureType": _concepts("procedure_type_concept_id", "ProcedureTypeExclude"),
@@ -154,16 +158,14 @@ DOMAINS: dict[str, Domain] = {
                 "Quantity": Attr("int", "C.quantity", raw=("quantity",)),
             },
         ),
-        Domain(
+        CriteriaType(
             "Measurement",
-            "measurement",
-            "measurement_id",
-            "measurement_concept_id",
+            *_columns("measurement"),
             "t.measurement_date",
             _plus1("measurement_date"),
             order=("measurement_date", "measurement_id"),
             source_attr="MeasurementSourceConcept",
-            source_col="measurement_source_concept_id",
+            source_col=event_domain("measurement").source_concept,
             attrs={
                 **_EVENT_COMMON,
                 "MeasurementType": _concepts("measurement_type_concept_id", "MeasurementTypeExclude"),
@@ -187,16 +189,14 @@ DOMAINS: dict[str, Domain] = {
                 ),
             },
         ),
-        Domain(
+        CriteriaType(
             "Observation",
-            "observation",
-            "observation_id",
-            "observation_concept_id",
+            *_columns("observation"),
             "t.observation_date",
             _plus1("observation_date"),
             order=("observation_date", "observation_id"),
             source_attr="ObservationSourceConcept",
-            source_col="observation_source_concept_id",
+            source_col=event_domain("observation").source_concept,
             attrs={
                 **_EVENT_COMMON,
                 "ObservationType": _concepts("observation_type_concept_id", "ObservationTypeExclude"),
@@ -207,16 +207,14 @@ DOMAINS: dict[str, Domain] = {
                 "Unit": _concepts("unit_concept_id"),
             },
         ),
-        Domain(
+        CriteriaType(
             "VisitOccurrence",
-            "visit_occurrence",
-            "visit_occurrence_id",
-            "visit_concept_id",
+            *_columns("visit_occurrence"),
             "t.visit_start_date",
             "t.visit_end_date",
             order=("visit_start_date", "visit_occurrence_id"),
             source_attr="VisitSourceConcept",
-            source_col="visit_source_concept_id",
+            source_col=event_domain("visit_occurrence").source_concept,
             attrs={
                 **{k: v for k, v in _EVENT_COMMON.items() if k != "VisitType"},
                 "VisitType": _concepts("visit_type_concept_id", "VisitTypeExclude"),
@@ -226,16 +224,14 @@ DOMAINS: dict[str, Domain] = {
                 ),
             },
         ),
-        Domain(
+        CriteriaType(
             "VisitDetail",
-            "visit_detail",
-            "visit_detail_id",
-            "visit_detail_concept_id",
+            *_columns("visit_detail"),
             "t.visit_detail_start_date",
             "t.visit_detail_end_date",
             order=("visit_detail_start_date", "visit_detail_id"),
             source_attr="VisitDetailSourceConcept",
-            source_col="visit_detail_source_concept_id",
+            source_col=event_domain("visit_detail").source_concept,
             attrs={
                 "VisitDetailStartDate": _START,
                 "VisitDetailEndDate": _END,
@@ -249,16 +245,14 @@ DOMAINS: dict[str, Domain] = {
                 ),
             },
         ),
-        Domain(
+        CriteriaType(
             "DeviceExposure",
-            "device_exposure",
-            "device_exposure_id",
-            "device_concept_id",
+            *_columns("device_exposure"),
             "t.device_exposure_start_date",
             f"COALESCE(t.device_exposure_end_date, {_plus1('device_exposure_start_date')})",
             order=("device_exposure_start_date", "device_exposure_id"),
             source_attr="DeviceSourceConcept",
-            source_col="device_source_concept_id",
+            source_col=event_domain("device_exposure").source_concept,
             attrs={
                 **_EVENT_COMMON,
                 "DeviceType": _concepts("device_type_concept_id", "DeviceTypeExclude"),
@@ -266,11 +260,9 @@ DOMAINS: dict[str, Domain] = {
                 "Quantity": Attr("int", "C.quantity", raw=("quantity",)),
             },
         ),
-        Domain(
+        CriteriaType(
             "Specimen",
-            "specimen",
-            "specimen_id",
-            "specimen_concept_id",
+            *_columns("specimen"),
             "t.specimen_date",
             _plus1("specimen_date"),
             visit=None,
@@ -287,17 +279,15 @@ DOMAINS: dict[str, Domain] = {
                 "SourceId": Attr("text", "C.specimen_source_id", raw=("specimen_source_id",)),
             },
         ),
-        Domain(
+        CriteriaType(
             "Death",
-            "death",
-            "person_id",
-            "cause_concept_id",
+            *_columns("death"),
             "t.death_date",
             _plus1("death_date"),
             visit=None,
             order=("death_date",),
             source_attr="DeathSourceConcept",
-            source_col="cause_source_concept_id",
+            source_col=event_domain("death").source_concept,
             attrs={
                 "OccurrenceStartDate": _START,
                 "Age": _AGE,
@@ -305,7 +295,7 @@ DOMAINS: dict[str, Domain] = {
                 "DeathType": _concepts("death_type_concept_id", "DeathTypeExclude"),
             },
         ),
-        Domain(
+        CriteriaType(
             "ObservationPeriod",
             "observation_period",
             "observation_period_id",
@@ -317,7 +307,7 @@ DOMAINS: dict[str, Domain] = {
             has_codeset=False,
             attrs={**_PERIOD_COMMON, "PeriodType": _concepts("period_type_concept_id", "PeriodTypeExclude")},
         ),
-        Domain(
+        CriteriaType(
             "PayerPlanPeriod",
             "payer_plan_period",
             "payer_plan_period_id",
@@ -339,7 +329,7 @@ DOMAINS: dict[str, Domain] = {
                 "StopReasonSourceConcept": _codeset("stop_reason_source_concept_id"),
             },
         ),
-        Domain(
+        CriteriaType(
             "ConditionEra",
             "condition_era",
             "condition_era_id",
@@ -353,7 +343,7 @@ DOMAINS: dict[str, Domain] = {
                 "OccurrenceCount": Attr("int", "C.condition_occurrence_count", raw=("condition_occurrence_count",)),
             },
         ),
-        Domain(
+        CriteriaType(
             "DrugEra",
             "drug_era",
             "drug_era_id",
@@ -368,7 +358,7 @@ DOMAINS: dict[str, Domain] = {
                 "GapDays": Attr("int", "C.gap_days", raw=("gap_days",)),
             },
         ),
-        Domain(
+        CriteriaType(
             "DoseEra",
             "dose_era",
             "dose_era_id",
@@ -383,7 +373,7 @@ DOMAINS: dict[str, Domain] = {
                 "Unit": _concepts("unit_concept_id"),
             },
         ),
-        Domain(
+        CriteriaType(
             "LocationRegion",
             "location",
             "location_id",

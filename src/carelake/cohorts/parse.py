@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from carelake.cohorts.domains import DOMAINS, Domain
+from carelake.cohorts.domains import DOMAINS, CriteriaType
 from carelake.cohorts.errors import CohortDefinitionError
 from carelake.cohorts.model import (
     CohortExpression,
@@ -222,7 +222,7 @@ class _Parser:
             raise _fail(f"{path}.{kind}", f"unknown criteria type {kind!r} (known: {', '.join(sorted(DOMAINS))})")
         return self._criteria_body(domain, _obj(body, f"{path}.{kind}"), f"{path}.{kind}")
 
-    def _criteria_body(self, domain: Domain, body: Mapping[str, Any], path: str) -> Criteria:
+    def _criteria_body(self, domain: CriteriaType, body: Mapping[str, Any], path: str) -> Criteria:
         codeset_id = None
         if body.get("CodesetId") is not None:
             if not domain.has_codeset:

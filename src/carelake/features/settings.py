@@ -11,31 +11,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from carelake.errors import ConfigError
+from carelake.omop.domains import EventDomain, event_domain
 
-__all__ = ["DEMOGRAPHICS", "DEMOGRAPHIC_NAMES", "DOMAINS", "WINDOWS", "CovariateSettings", "Domain"]
+__all__ = ["DEMOGRAPHICS", "DEMOGRAPHIC_NAMES", "DOMAINS", "WINDOWS", "CovariateDomain", "CovariateSettings"]
 
 
 @dataclass(frozen=True)
-class Domain:
-    """A CDM event table as FeatureExtraction sees it: concept, start date and the analysis id hundreds."""
+class CovariateDomain:
+    """An event domain as FeatureExtraction sees it: its OMOP table (omop/domains.py) and analysis id hundreds."""
 
     name: str
-    table: str
-    concept: str
-    date: str
+    events: EventDomain
     base: int
     group_base: int | None = None  # roll-up analyses through concept_ancestor (ConditionGroup*, DrugGroup*)
 
+    @property
+    def table(self) -> str:
+        return self.events.table
 
-DOMAINS: dict[str, Domain] = {
+    @property
+    def concept(self) -> str:
+        return self.events.concept
+
+    @property
+    def date(self) -> str:
+        return self.events.start_date
+
+
+DOMAINS: dict[str, CovariateDomain] = {
     d.name: d
     for d in (
-        Domain("condition", "condition_occurrence", "condition_concept_id", "condition_start_date", 100, 208),
-        Domain("drug", "drug_exposure", "drug_concept_id", "drug_exposure_start_date", 300, 408),
-        Domain("procedure", "procedure_occurrence", "procedure_concept_id", "procedure_date", 500),
-        Domain("device", "device_exposure", "device_concept_id", "device_exposure_start_date", 600),
-        Domain("measurement", "measurement", "measurement_concept_id", "measurement_date", 700),
-        Domain("observation", "observation", "observation_concept_id", "observation_date", 800),
+        CovariateDomain("condition", event_domain("condition_occurrence"), 100, 208),
+        CovariateDomain("drug", event_domain("drug_exposure"), 300, 408),
+        CovariateDomain("procedure", event_domain("procedure_occurrence"), 500),
+        CovariateDomain("device", event_domain("device_exposure"), 600),
+        CovariateDomain("measurement", event_domain("measurement"), 700),
+        CovariateDomain("observation", event_domain("observation"), 800),
     )
 }
 

@@ -7,7 +7,7 @@ from one aggregate. The most recent measurement before index is the "last value"
 
 from __future__ import annotations
 
-from carelake.features.settings import DEMOGRAPHICS, DOMAINS, VISIT_COUNT, WINDOWS, CovariateSettings, Domain
+from carelake.features.settings import DEMOGRAPHICS, DOMAINS, VISIT_COUNT, WINDOWS, CovariateDomain, CovariateSettings
 from carelake.warehouse import date_add
 
 __all__ = ["ROWS", "covariate_statements"]
@@ -69,7 +69,7 @@ def _demographics(settings: CovariateSettings, cdm: str) -> list[str]:
     return out
 
 
-def _min_days(d: Domain, cdm: str, end_days: int) -> list[str]:
+def _min_days(d: CovariateDomain, cdm: str, end_days: int) -> list[str]:
     table = f"cl_fe_{d.name}"
     return [
         f"DROP TABLE IF EXISTS {table}",
@@ -81,7 +81,7 @@ def _min_days(d: Domain, cdm: str, end_days: int) -> list[str]:
     ]
 
 
-def _occurrence(settings: CovariateSettings, d: Domain, cdm: str, has_ancestors: bool) -> list[str]:
+def _occurrence(settings: CovariateSettings, d: CovariateDomain, cdm: str, has_ancestors: bool) -> list[str]:
     table = f"cl_fe_{d.name}"
     out = [
         f"INSERT INTO {LONG} ({_COLS}) SELECT m.row_id, m.concept_id * 1000 + w.analysis_id, 1.0, w.analysis_id, "
@@ -156,7 +156,7 @@ def _visit_counts(settings: CovariateSettings, cdm: str) -> list[str]:
     ]
 
 
-def _temporal(settings: CovariateSettings, d: Domain, cdm: str) -> str:
+def _temporal(settings: CovariateSettings, d: CovariateDomain, cdm: str) -> str:
     bins = ", ".join(f"({i + 1}, {s}, {e})" for i, (s, e) in enumerate(settings.temporal_windows))
     days = f"DATE_DIFF('day', r.index_date, e.{d.date})"
     aid = d.base + 1

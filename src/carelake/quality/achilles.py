@@ -13,20 +13,21 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from carelake.omop.domains import event_domain
 from carelake.privacy.disclosure import DisclosureRule, disclosure_rule
 from carelake.quality.sql import resolve_schemas
 from carelake.warehouse import Warehouse
 
-__all__ = ["DOMAINS", "analysis_names", "export", "run_achilles"]
+__all__ = ["BLOCKS", "analysis_names", "export", "run_achilles"]
 
-# domain table -> (Achilles analysis block, concept field, start date field)
-DOMAINS: dict[str, tuple[int, str, str]] = {
-    "visit_occurrence": (200, "visit_concept_id", "visit_start_date"),
-    "condition_occurrence": (400, "condition_concept_id", "condition_start_date"),
-    "procedure_occurrence": (600, "procedure_concept_id", "procedure_date"),
-    "drug_exposure": (700, "drug_concept_id", "drug_exposure_start_date"),
-    "observation": (800, "observation_concept_id", "observation_date"),
-    "measurement": (1800, "measurement_concept_id", "measurement_date"),
+# Event table -> its Achilles analysis block (200 visits, 400 conditions, ...); columns come from omop/domains.py.
+BLOCKS: dict[str, int] = {
+    "visit_occurrence": 200,
+    "condition_occurrence": 400,
+    "procedure_occurrence": 600,
+    "drug_exposure": 700,
+    "observation": 800,
+    "measurement": 1800,
 }
 _STRATA = ", ".join(f"stratum_{i} VARCHAR" for i in range(1, 6))
 _DIST_COLS = ", ".join(
@@ -38,7 +39,7 @@ _DIST_COLS = ", ".join(
 def analysis_names() -> dict[int, str]:
     text = resources.files("carelake.quality").joinpath("spec/achilles_analysis_details.csv").read_text("utf-8-sig")
     names = {int(r["ANALYSIS_ID"]): r["ANALYSIS_NAME"] for r in csv.DictReader(io.StringIO(text))}
-    for table, (block, _, _) in DOMAINS.items():
+    for table, block in BLOCKS.items():
         names[90000 + block] = f"Number of {table} records per person (carelake)"
     return names
 
@@ -81,9 +82,10 @@ def _statements(warehouse: Warehouse) -> list[str]:
         ),
         _counts(113, ["n"], "(SELECT person_id, COUNT(*) AS n FROM @cdm.observation_period GROUP BY person_id) x"),
     ]
-    for table, (block, concept, date) in DOMAINS.items():
+    for table, block in BLOCKS.items():
         if table not in tables:
             continue
+        concept, date = event_domain(table).concept, event_domain(table).start_date
         src = f"@cdm.{table}"
         month = f"(EXTRACT(YEAR FROM {date}) * 100 + EXTRACT(MONTH FROM {date}))"
         out += [
