@@ -11,6 +11,7 @@ from carelake.warehouse._base import CANONICAL_DIALECT, PrimaryKeyViolation, War
 from carelake.warehouse._registry import BACKENDS, Backend, backend_class, parse_url
 from carelake.warehouse._types import Column, ColumnKind, TableSchema
 from carelake.warehouse._url import DEFAULT_URL, WarehouseURL
+from carelake.warehouse.conformance import BackendCheck, BackendConformanceError, backend_checks, check_backend
 from carelake.warehouse.fragments import date_add, date_literal, id_list
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "CANONICAL_DIALECT",
     "DEFAULT_URL",
     "Backend",
+    "BackendCheck",
+    "BackendConformanceError",
     "Column",
     "ColumnKind",
     "PrimaryKeyViolation",
@@ -25,7 +28,9 @@ __all__ = [
     "Warehouse",
     "WarehouseURL",
     "WriteMode",
+    "backend_checks",
     "backend_class",
+    "check_backend",
     "connect",
     "date_add",
     "date_literal",

@@ -60,6 +60,8 @@ class Warehouse(ABC):
 
     dialect: ClassVar[str]
     supports_transactions: ClassVar[bool] = True
+    # Whether the engine's DDL declares (and the engine enforces) primary keys; where it cannot (Spark), the backend
+    # checks keys itself on write. Either way a duplicate key raises PrimaryKeyViolation (see conformance.py).
     enforces_primary_keys: ClassVar[bool] = True
     # How a JSON column is declared, in canonical SQL that survives transpiling to this engine.
     json_type: ClassVar[str] = "JSON"
@@ -225,6 +227,14 @@ class Warehouse(ABC):
         replace: the table ends up holding exactly these rows. append: rows are added. upsert: rows whose
         `row_key` matches an incoming row are replaced, so loading the same rows twice changes nothing.
         """
+        try:
+            return self._write(schema, table, batches, mode)
+        except PrimaryKeyViolation as e:
+            if e.table:
+                raise
+            raise PrimaryKeyViolation(table.name, e.columns, e.key) from e  # the engine's message names no table
+
+    def _write(self, schema: str, table: TableSchema, batches: Iterable[pa.RecordBatch], mode: WriteMode) -> int:
         qualified = f"{quote(schema)}.{quote(table.name)}"
         with self.transaction():
             if mode == "replace":
