@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from carelake.warehouse import Warehouse, connect
-from engines import BACKENDS, drop, make_url
+from engines import BACKENDS, drop, for_small_data, make_url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -31,7 +31,7 @@ def warehouse_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
-    wh = connect(warehouse_url)
+    wh = for_small_data(connect(warehouse_url))
     yield wh
     wh.close()
 

@@ -14,7 +14,10 @@ from carelake.omop.info import describe
 from carelake.omop.loader import load_files
 from carelake.omop.vocabulary import load_vocabulary
 from carelake.warehouse import Warehouse
+from engines import engines
 from sample_counts import SAMPLE_COUNTS
+
+ENGINES = engines(spark="never: a sample load each; the sample and wide-export tests load on Spark")
 
 
 def _counts(wh: Warehouse) -> dict[str, int]:
@@ -31,7 +34,7 @@ def test_sample_loads_with_source_counts_and_reload_is_idempotent(warehouse: War
     assert _counts(warehouse) == counts
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_values_survive_the_quirks(warehouse: Warehouse, sample_dir: Path) -> None:
     load_files(warehouse, [sample_dir])
     cdm = warehouse.cdm_schema
@@ -59,7 +62,7 @@ def test_replace_mode_replaces(warehouse: Warehouse, sample_dir: Path, tmp_path:
     assert counts["person"] == 5 and counts["measurement"] == 10040
 
 
-@pytest.mark.parametrize("backend", ["duckdb"])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_cdm53_columns_are_renamed_and_reported(warehouse: Warehouse, sample_dir: Path, tmp_path: Path) -> None:
     with gzip.open(sample_dir / "VISIT_OCCURRENCE.csv.gz", "rt") as f:
         rows = list(csv.reader(f))
@@ -91,7 +94,7 @@ def test_cdm53_columns_are_renamed_and_reported(warehouse: Warehouse, sample_dir
     )
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_parquet_and_tab_separated_input(warehouse: Warehouse, sample_dir: Path, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -106,7 +109,7 @@ def test_parquet_and_tab_separated_input(warehouse: Warehouse, sample_dir: Path,
     assert counts["measurement"] == 10040 and counts["person"] == 28
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_athena_vocabulary_download(warehouse: Warehouse, sample_dir: Path, tmp_path: Path) -> None:
     """Athena: tab-separated, YYYYMMDD dates, bare quotes inside names, and a CONCEPT_CPT4.csv."""
     athena = tmp_path / "athena"

@@ -71,7 +71,8 @@ def load_rows(wh: Warehouse, data: Json) -> list[str]:
             for c in table.schema.columns
         }
         batch = pa.RecordBatch.from_pydict(columns, schema=pa.schema([(n, a.type) for n, a in columns.items()]))
-        wh.write_table(schema_for(wh, table), table.schema, [batch], mode="append")
+        relaxed = replace(table.schema, primary_key=(), row_key=())  # as create_relaxed_cdm made it: no keys
+        wh.write_table(schema_for(wh, table), relaxed, [batch], mode="append")
     return dropped
 
 

@@ -42,3 +42,7 @@ def test_phenotype_library_cohorts_match_baseline(warehouse: Warehouse, sample_d
     # Attrition is recorded: 1032 has three inclusion rules, and nobody in the sample has diabetes.
     assert [r.sequence for r in report.cohorts[1032].rules] == [0, 1, 2]
     assert report.cohorts[346].final_count > 0
+    # What generation left behind is what it committed: the cohort rows, and no temporary tables (Spark's catalogue).
+    assert warehouse.row_count(warehouse.results_schema, "cohort") == sum(v[0] for v in got.values())
+    session = getattr(warehouse, "spark", None)
+    assert session is None or not [t for t in session.catalog.listTables() if t.isTemporary]

@@ -13,9 +13,10 @@ import carelake
 from carelake.fhir import stage_fhir
 from carelake.harmonize import harmonize
 from carelake.warehouse import Warehouse
+from engines import engines
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "carelake" / "data" / "synthea27nj"
-BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = engines(spark="never: test_harmonize_engines compares both sources on Spark with DuckDB row by row")
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 

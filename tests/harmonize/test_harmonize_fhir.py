@@ -13,11 +13,12 @@ import carelake
 from carelake.fhir import stage_fhir
 from carelake.harmonize import harmonize
 from carelake.warehouse import Warehouse
+from engines import engines
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthea-fhir"
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "carelake" / "data" / "synthea27nj"
 VOCABULARY = ("CONCEPT", "CONCEPT_RELATIONSHIP", "CONCEPT_ANCESTOR", "VOCABULARY", "DOMAIN", "CONCEPT_CLASS")
-BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = engines(spark="never: test_harmonize_engines compares both sources on Spark with DuckDB row by row")
 
 
 def _rows(wh: Warehouse, sql: str) -> list[dict[str, object]]:

@@ -14,9 +14,10 @@ import carelake
 from carelake.fhir import stage_fhir
 from carelake.harmonize import harmonize
 from carelake.warehouse import Warehouse
+from engines import engines
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = engines(spark="never: test_harmonize_engines compares both sources on Spark with DuckDB row by row")
 TEXT = "Größe: 180 cm — naïve “quotes” ✓\nline two"
 
 

@@ -18,6 +18,9 @@ from carelake.fhir import stage_fhir
 from carelake.harmonize import harmonize
 from carelake.sources.synthea import load_synthea_csv
 from carelake.warehouse import Warehouse
+from engines import engines
+
+ENGINES = engines(spark="never: test_harmonize_engines compares both sources on Spark with DuckDB row by row")
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthea-fhir"
 DEVICES = Path(__file__).resolve().parents[1] / "data" / "synthea-devices"
@@ -37,7 +40,7 @@ def _counts(wh: Warehouse) -> dict[str, dict[str, object]]:
     return {r["pid"]: r for r in wh.fetch_arrow(COUNTS.format(cdm=wh.cdm_schema)).to_pylist()}
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_fhir_and_csv_agree_person_by_person(warehouse: Warehouse) -> None:
     report = load_synthea_csv(warehouse, DATA / "mcode-csv")
     csv_counts = _counts(warehouse)
@@ -72,7 +75,7 @@ def test_cli_load_synthea_csv(tmp_path: Path) -> None:
     assert report["resources"]["Encounter"]["written"] == {"visit_detail+visit_occurrence": 19}
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_devices_agree_between_csv_and_fhir(warehouse: Warehouse) -> None:
     """devices.csv and FHIR Device give the same device_exposure rows; only the start differs, by Synthea's design."""
     query = (
@@ -95,7 +98,7 @@ def test_devices_agree_between_csv_and_fhir(warehouse: Warehouse) -> None:
     assert all(r["visit"] is not None for r in csv_rows) and all(f["visit"] is None for f in fhir_rows)
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_allergies_agree_between_csv_and_fhir(warehouse: Warehouse, tmp_path: Path) -> None:
     """allergies.csv and FHIR AllergyIntolerance give the same observation rows (ETL-Synthea's allergy mapping)."""
     query = (

@@ -11,8 +11,9 @@ import carelake
 from carelake.fhir import stage_fhir
 from carelake.harmonize import harmonize
 from carelake.warehouse import Warehouse
+from engines import engines
 
-BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = engines(spark="never: test_harmonize_engines compares both sources on Spark with DuckDB row by row")
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 CONCEPTS = """concept_id,concept_name,domain_id,vocabulary_id,concept_class_id,standard_concept,concept_code,\
 valid_start_date,valid_end_date,invalid_reason

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from quality_helpers import clean_duckdb_run, load_sample, outcome
 
 from carelake.quality import check_types, generate_checks, run_checks
@@ -34,7 +33,6 @@ def test_vendored_catalogue_matches_package_data() -> None:
         assert (here / name).read_bytes() == spec.joinpath(name).read_bytes()
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_sample_counts_and_backends_agree(warehouse: Warehouse, sample_dir: Path) -> None:
     run = run_checks(load_sample(warehouse, sample_dir))
     assert run.counts() == SAMPLE_COUNTS

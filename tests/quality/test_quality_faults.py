@@ -10,6 +10,9 @@ from quality_helpers import clean_duckdb_run, load_sample, outcome
 from carelake.omop.schema import table_by_name
 from carelake.quality import QualityRun, run_checks
 from carelake.warehouse import Warehouse
+from engines import engines
+
+ENGINES = engines(spark="never: a sample load per fault; the suite runs on Spark in test_quality_checks")
 
 # fault -> (SQL in canonical DuckDB dialect with {cdm}, checks that must newly fail, checks that may as a logical
 # consequence of the same fault). "COPY table SET col = value, ..." copies the table's first row with changes.
@@ -123,7 +126,7 @@ def _clean(sample_dir: Path) -> QualityRun:
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_fault_is_caught_by_the_right_check(warehouse: Warehouse, sample_dir: Path, fault: str) -> None:
     statements, expected, implied = FAULTS[fault]
     load_sample(warehouse, sample_dir)

@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 
 from carelake.quality.report import QualityReport, run_quality
 from carelake.warehouse import Warehouse, connect
+from engines import engines
+
+ENGINES = engines(spark="never: report layout is engine-neutral; the suite runs on Spark in test_quality_checks")
 
 CHROMIUM = Path("/usr/bin/chromium")
 _REPORTS: dict[str, QualityReport] = {}
@@ -62,7 +65,7 @@ def test_results_json_has_dqd_layout(sample_dir: Path, tmp_path_factory: pytest.
     assert not any(isinstance(r["numViolatedRows"], int) and 0 < r["numViolatedRows"] < 5 for r in doc["CheckResults"])
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", ENGINES)
 def test_characterization_in_results_schema(warehouse: Warehouse, sample_dir: Path) -> None:
     from carelake.quality.achilles import export, run_achilles
 

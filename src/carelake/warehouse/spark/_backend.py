@@ -552,10 +552,16 @@ class SparkWarehouse(Warehouse):
 
 
 def _write_parquet(folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+    # Spark's own tables are nullable whatever the DDL says; writing every field nullable lets a batch whose schema
+    # differs from `schema` only in nullability (built by hand, or for a table created with relaxed columns) go in,
+    # as it does on the other engines. Required fields are the loader's to check, before this.
+    schema = pa.schema([f.with_nullable(True) for f in schema])
     folder.mkdir(parents=True)
     written, part, writer, in_part = 0, 0, None, 0
     try:
         for batch in batches:
+            if not batch.schema.equals(schema):
+                batch = batch.cast(schema)
             if writer is None or in_part >= _ROWS_PER_FILE:
                 if writer is not None:
                     writer.close()

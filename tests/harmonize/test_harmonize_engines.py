@@ -5,7 +5,7 @@ sample with a vocabulary cut from the bundled Synthea27Nj sample, so concepts pi
 are built. Spark runs the CLI as a user would (`carelake -w spark://local?path=DIR load ...`), one process per
 source, both started at once while DuckDB and PostgreSQL load in this process. On data this small a pipeline of
 ~200 short statements spends its time compiling, so those processes run Spark's interpreted evaluation (the
-FAST_SMALL_DATA settings of test_spark_parity.py) and the JVM's quick JIT only: flags a JVM takes at launch, hence
+FAST_SMALL_DATA settings of tests/engines.py) and the JVM's quick JIT only: flags a JVM takes at launch, hence
 the processes. What Spark committed is read back from its Parquet folders with pyarrow and compared row by row.
 """
 
@@ -36,6 +36,7 @@ from carelake.fhir import stage_fhir
 from carelake.harmonize import HarmonizeReport, harmonize
 from carelake.sources.synthea import load_synthea_csv
 from carelake.warehouse import Warehouse, quote
+from engines import FAST_SMALL_DATA
 
 pytest.importorskip("pyspark")
 pytestmark = pytest.mark.spark
@@ -44,7 +45,6 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "synthea-fhir"
 SOURCES = {"fhir": ("fhir", DATA), "csv": ("synthea-csv", DATA / "mcode-csv")}
 VOCABULARY = ("CONCEPT", "VOCABULARY", "DOMAIN", "CONCEPT_CLASS", "CONCEPT_ANCESTOR")
 POSTGRES = os.environ.get("CARELAKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-FAST_SMALL_DATA = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 # C1 only: a fraction of the JIT's work; the code cache it gets by default (48 MB) fills up within a load.
 JVM = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 SPARK_SUBMIT = " ".join([*(f"--conf {k}={v}" for k, v in FAST_SMALL_DATA.items()), f"--driver-java-options '{JVM}'",
