@@ -62,7 +62,7 @@ def test_replace_mode_replaces(warehouse: Warehouse, sample_dir: Path, tmp_path:
     assert counts["person"] == 5 and counts["measurement"] == 10040
 
 
-@pytest.mark.parametrize("backend", ENGINES)
+@pytest.mark.parametrize("backend", engines())
 def test_cdm53_columns_are_renamed_and_reported(warehouse: Warehouse, sample_dir: Path, tmp_path: Path) -> None:
     with gzip.open(sample_dir / "VISIT_OCCURRENCE.csv.gz", "rt") as f:
         rows = list(csv.reader(f))
@@ -94,7 +94,7 @@ def test_cdm53_columns_are_renamed_and_reported(warehouse: Warehouse, sample_dir
     )
 
 
-@pytest.mark.parametrize("backend", ENGINES)
+@pytest.mark.parametrize("backend", engines())
 def test_parquet_and_tab_separated_input(warehouse: Warehouse, sample_dir: Path, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -109,7 +109,7 @@ def test_parquet_and_tab_separated_input(warehouse: Warehouse, sample_dir: Path,
     assert counts["measurement"] == 10040 and counts["person"] == 28
 
 
-@pytest.mark.parametrize("backend", ENGINES)
+@pytest.mark.parametrize("backend", engines())
 def test_athena_vocabulary_download(warehouse: Warehouse, sample_dir: Path, tmp_path: Path) -> None:
     """Athena: tab-separated, YYYYMMDD dates, bare quotes inside names, and a CONCEPT_CPT4.csv."""
     athena = tmp_path / "athena"
