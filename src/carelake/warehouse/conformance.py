@@ -175,6 +175,12 @@ _SQL: tuple[tuple[str, object], ...] = (
     ("CASE WHEN 1 IN (1, 2) THEN 'yes' ELSE 'no' END", "yes"),
     ("LPAD(CAST(4 AS VARCHAR), 2, '0')", "04"),
     ("CAST(9007199254740993 AS BIGINT)", 9007199254740993),
+    # An exact, interpolated quantile (Achilles, Table 1): 1, 2, 3, 4 at 0.25 is 1.75.
+    (
+        "(SELECT QUANTILE_CONT(n, 0.25) FROM "
+        "(SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 4 UNION ALL SELECT 3) q)",
+        1.75,
+    ),
 )
 
 

@@ -31,6 +31,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,11 @@ class SparkWarehouse(Warehouse):
             raise WarehouseError(f"Spark: {_first_line(e)}") from e
 
     # -- canonical SQL: temporary tables, DML on Parquet tables, reads of staged tables ---------------
+    @classmethod
+    def render(cls, query: str) -> str:
+        """Canonical SQL as Spark SQL, with the rewrites SQLGlot's Spark writer lacks (see `_for_spark`)."""
+        return _render_spark(query)
+
     def sql(self, query: str) -> str:
         """Canonical SQL for Spark; inside a transaction with staged writes, staged tables read their overlay."""
         if not self._staged:
@@ -196,7 +202,7 @@ class SparkWarehouse(Warehouse):
                 if table.db and key in self._staged_keys():
                     alias = table.alias or table.name
                     table.replace(exp.alias_(exp.to_table(_overlay_name(key)), alias, table=True))
-        return tree.sql(dialect=self.dialect)
+        return _for_spark(tree).sql(dialect=self.dialect)
 
     def _staged_keys(self) -> dict[str, str]:
         return {k.lower(): k for k in self._staged}
@@ -604,6 +610,24 @@ def _check_unique_local(table: TableSchema, folder: Path) -> None:
 
 def _footer_rows(folder: Path) -> int:
     return sum(int(pq.ParquetFile(p).metadata.num_rows) for p in folder.glob("*.parquet"))
+
+
+def _for_spark(tree: exp.Expr) -> exp.Expr:
+    """Rewrites for Spark 4: an exact quantile is PERCENTILE(x, q) (SQLGlot writes PERCENTILE_CONT(x, q), which
+    Spark refuses; PERCENTILE interpolates linearly, as DuckDB's QUANTILE_CONT and PostgreSQL's PERCENTILE_CONT do)."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.PercentileCont) and node.expression is not None:
+            return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
+        return node
+
+    return tree.transform(rewrite)
+
+
+@lru_cache(maxsize=1024)
+def _render_spark(query: str) -> str:
+    trees = sqlglot.parse(query, read=CANONICAL_DIALECT)
+    return ";\n".join(_for_spark(t).sql(dialect="spark") for t in trees if t is not None)
 
 
 def _parse_single(query: str) -> exp.Expr | None:
