@@ -60,10 +60,10 @@ def split_description(description: str) -> tuple[str, str]:
 
 
 def _view_order() -> list[Path]:
-    from carelake.harmonize.pipeline import VIEWS
+    from carelake.harmonize.manifest import STAGE_TABLES
 
     files = sorted(MAPPINGS.glob("*.view.json"))
-    rank = {name: i for i, name in enumerate(VIEWS)}
+    rank = {t.name: i for i, t in enumerate(STAGE_TABLES)}
     return sorted(files, key=lambda p: (rank.get(p.name.removesuffix(".view.json"), len(rank)), p.name))
 
 

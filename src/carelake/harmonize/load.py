@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from carelake.fhir.store import StageReport, stage_fhir
-from carelake.harmonize.pipeline import HarmonizeReport, harmonize
+from carelake.harmonize.accounting import HarmonizeReport
+from carelake.harmonize.pipeline import harmonize
 from carelake.warehouse import Warehouse
 
 __all__ = ["FhirLoad", "load_fhir"]

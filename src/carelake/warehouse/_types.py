@@ -9,12 +9,13 @@ import pyarrow as pa
 
 __all__ = ["Column", "ColumnKind", "TableSchema"]
 
-ColumnKind = Literal["bigint", "integer", "double", "date", "timestamp", "varchar", "json"]
+ColumnKind = Literal["bigint", "integer", "double", "boolean", "date", "timestamp", "varchar", "json"]
 
 _ARROW: dict[str, pa.DataType] = {
     "bigint": pa.int64(),
     "integer": pa.int32(),
     "double": pa.float64(),
+    "boolean": pa.bool_(),
     "date": pa.date32(),
     # OMOP datetimes carry no zone; naive microseconds is what every backend stores.
     "timestamp": pa.timestamp("us"),
@@ -52,7 +53,7 @@ class Column:
             return "VARCHAR"
         if self.kind == "json":
             return "JSON"
-        return {"bigint": "BIGINT", "integer": "INTEGER", "double": "DOUBLE", "date": "DATE"}.get(
+        return {"bigint": "BIGINT", "integer": "INTEGER", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}.get(
             self.kind, "TIMESTAMP"
         )
 

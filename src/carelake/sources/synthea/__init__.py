@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from carelake.sources.synthea.loader import load_synthea_csv
+from carelake.sources.synthea.loader import SyntheaCsv, load_synthea_csv
 
-__all__ = ["load_synthea_csv"]
+__all__ = ["SyntheaCsv", "load_synthea_csv"]

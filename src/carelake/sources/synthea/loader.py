@@ -1,10 +1,11 @@
 """Synthea CSV → the harmonization stage tables, then the shared FHIR → OMOP SQL.
 
-Each CSV row is put in the shape the FHIR views produce (patients.csv → `patient`, encounters.csv → `encounter`,
-conditions.csv → `condition`, ...), translating Synthea's CSV spellings to the FHIR codes Synthea's own FHIR
-exporter writes (GENDER M → male, RACE white → OMB 2106-3, ENCOUNTERCLASS wellness → AMB, ...). From there the
-path is the FHIR one, so a patient exported both ways gets the same OMOP rows. Accounting is per CSV file, labelled
-with the FHIR resource type it becomes.
+`SyntheaCsv` is a harmonization `Source`. Each CSV row is put in the shape the FHIR views produce (patients.csv →
+`patient`, encounters.csv → `encounter`, conditions.csv → `condition`, ...), translating Synthea's CSV spellings to
+the FHIR codes Synthea's own FHIR exporter writes (GENDER M → male, RACE white → OMB 2106-3, ENCOUNTERCLASS
+wellness → AMB, ...); a column a file has nothing for is NULL (the stage declares every column, from the views).
+From there the path is the FHIR one, so a patient exported both ways gets the same OMOP rows. Accounting is per CSV
+file, labelled with the FHIR resource type it becomes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import csv
 import logging
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from carelake.errors import InputError
-from carelake.harmonize.pipeline import HarmonizeReport, run_pipeline
-from carelake.warehouse import Column, ColumnKind, TableSchema, Warehouse
+from carelake.harmonize import HarmonizeReport, Stage, harmonize
+from carelake.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_synthea_csv"]
+__all__ = ["SyntheaCsv", "load_synthea_csv"]
 
 _GENDER = {"M": "male", "F": "female"}
 _RACE = {"white": "2106-3", "black": "2054-5", "asian": "2028-9", "native": "1002-5", "hawaiian": "2076-8"}
@@ -55,23 +55,6 @@ FILES = {
 }
 # Stage tables some CSV files also feed: devices.csv's ENCOUNTER and STOP, which FHIR R4's Device has no place for.
 _EXTRA = {"devices.csv": "device_use"}
-
-
-_MED = ["id", "patient_id", "encounter_id", "code_system", "code", "medication_ref", "effective", "effective_start",
-        "effective_end", "status"]  # fmt: skip
-_FHIR_ONLY = {"medication": ["id", "code_system", "code"], "medication_administration": _MED,
-              "medication_statement": _MED,
-              "observation_component": ["id", "patient_id", "encounter_id", "effective", "effective_start", "issued",
-                                        "status", "category", "component_index", "code_system", "code",
-                                        "value_number", "value_unit", "value_code", "value_string"],
-              "location": ["id", "name", "organization_id", "address_1", "address_2", "city", "state", "zip", "county",
-                           "country", "latitude", "longitude"],
-              "document_reference": ["id", "patient_id", "encounter_id", "practitioner_id", "date", "period_start",
-                                     "type_system", "type_code", "type_display", "type_text", "status", "language",
-                                     "content_index", "content_type", "data", "attachment_language"]}  # fmt: skip
-_TYPES = {"latitude": pa.float64(), "longitude": pa.float64(), "value_number": pa.float64(),
-          "content_index": pa.int64()}  # fmt: skip
-_SQL_TYPES: dict[pa.DataType, ColumnKind] = {pa.float64(): "double", pa.int64(): "bigint"}
 
 
 def _str(table: pa.Table, name: str) -> pa.Array:
@@ -105,34 +88,32 @@ def _stage_tables(t: pa.Table, stage: str) -> pa.Table:
                 "deceased_datetime": s("DEATHDATE"), "race_code": _map(s("RACE"), _RACE), "race_text": s("RACE"),
                 "ethnicity_code": _map(s("ETHNICITY"), _ETHNICITY), "ethnicity_text": s("ETHNICITY"),
                 "address_1": s("ADDRESS"), "city": s("CITY"), "state": s("STATE"), "zip": s("ZIP"),
-                "county": s("COUNTY"), "practitioner_id": _const(t, None),
-                "organization_id": _const(t, None)}  # fmt: skip
+                "county": s("COUNTY")}  # fmt: skip
     elif stage == "encounter":
         cols = {"id": s("Id"), "patient_id": s("PATIENT"), "class_code": _map(s("ENCOUNTERCLASS"), _CLASS),
                 "type_system": _const(t, _SNOMED), "type_code": s("CODE"), "start": s("START"), "end": s("STOP"),
                 "status": _const(t, "finished"), "practitioner_id": s("PROVIDER"),
-                "organization_id": s("ORGANIZATION"), "location_id": _const(t, None)}  # fmt: skip
+                "organization_id": s("ORGANIZATION")}  # fmt: skip
     elif stage == "condition":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _SNOMED), "code": s("CODE"),
-                "onset": s("START"), "recorded": _const(t, None), "abatement": s("STOP"),
+                "onset": s("START"), "abatement": s("STOP"),
                 "verification": _const(t, "confirmed")}  # fmt: skip
     elif stage == "procedure":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "DATE", "START"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _SNOMED), "code": s("CODE"),
-                "performed": pc.coalesce(s("DATE"), s("START")), "period_start": _const(t, None),
+                "performed": pc.coalesce(s("DATE"), s("START")),
                 "period_end": s("STOP"), "status": _const(t, "completed")}  # fmt: skip
     elif stage == "medication_request":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _RXNORM), "code": s("CODE"),
-                "authored": s("START"), "status": _const(t, "active"), "medication_ref": _const(t, None)}  # fmt: skip
+                "authored": s("START"), "status": _const(t, "active")}  # fmt: skip
     elif stage == "immunization":
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "DATE"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _CVX), "code": s("CODE"),
                 "occurrence": s("DATE"), "status": _const(t, "completed")}  # fmt: skip
     elif stage == "practitioner":
-        cols = {"id": s("Id"), "npi": _const(t, None), "family": s("NAME"), "given": _const(t, None),
-                "prefix": _const(t, None), "gender": _map(s("GENDER"), _GENDER)}  # fmt: skip
+        cols = {"id": s("Id"), "family": s("NAME"), "gender": _map(s("GENDER"), _GENDER)}  # fmt: skip
     elif stage == "device":
         # UDI in Synthea's CSV is the human-readable carrier, "(01)<DI>(11)..."; FHIR's deviceIdentifier is the DI.
         udi = pc.extract_regex(s("UDI"), r"^\(01\)(?P<di>[^(]+)").field("di")
@@ -148,68 +129,60 @@ def _stage_tables(t: pa.Table, stage: str) -> pa.Table:
         # has no place in observation.
         system = _map(s("SYSTEM"), _SYSTEM) if "SYSTEM" in t.column_names else _const(t, _SNOMED)
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "START"), "patient_id": s("PATIENT"),
-                "encounter_id": s("ENCOUNTER"), "code_system": system, "code": s("CODE"), "onset": _const(t, None),
+                "encounter_id": s("ENCOUNTER"), "code_system": system, "code": s("CODE"),
                 "recorded": s("START"), "verification": _const(t, "confirmed")}  # fmt: skip
     elif stage == "organization":
-        cols = {"id": s("Id"), "name": s("NAME"), "address_1": s("ADDRESS"), "address_2": _const(t, None),
-                "city": s("CITY"), "state": s("STATE"), "zip": s("ZIP"), "county": _const(t, None),
-                "country": _const(t, None), "latitude": pc.cast(s("LAT"), pa.float64(), safe=False),
+        cols = {"id": s("Id"), "name": s("NAME"), "address_1": s("ADDRESS"), "city": s("CITY"), "state": s("STATE"),
+                "zip": s("ZIP"), "latitude": pc.cast(s("LAT"), pa.float64(), safe=False),
                 "longitude": pc.cast(s("LON"), pa.float64(), safe=False)}  # fmt: skip
     else:  # observation
         numeric = pc.equal(s("TYPE"), "numeric").fill_null(False)
         value = s("VALUE")
         cols = {"id": _key(t, "PATIENT", "ENCOUNTER", "CODE", "DATE", "VALUE"), "patient_id": s("PATIENT"),
                 "encounter_id": s("ENCOUNTER"), "code_system": _const(t, _LOINC), "code": s("CODE"),
-                "effective": s("DATE"), "effective_start": _const(t, None), "issued": _const(t, None),
+                "effective": s("DATE"),
                 "status": _const(t, "final"),
                 "value_number": pc.if_else(numeric, pc.cast(value, pa.float64(), safe=False), None),
-                "value_unit": s("UNITS"), "value_code": _const(t, None),
+                "value_unit": s("UNITS"),
                 "value_string": pc.if_else(numeric, None, value), "category": s("CATEGORY")}  # fmt: skip
     return pa.table(cols)
 
 
-def load_synthea_csv(wh: Warehouse, directory: str | Path) -> HarmonizeReport:
-    """Load a Synthea CSV export folder into OMOP; return the accounting (labelled by FHIR resource type)."""
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise InputError("not a folder of Synthea CSV files", file=str(folder))
-    present = {p.name.lower(): p for p in folder.glob("*.csv")}
-    if "patients.csv" not in present:
-        raise InputError("no patients.csv here", file=str(folder), hint="point at Synthea's csv output folder")
-    staged: dict[str, pa.Table] = {}
-    for name, (_, stage) in FILES.items():
-        if name in present:
-            table = _read_strings(present[name])
-            staged[stage] = _stage_tables(table, stage)
-            if name in _EXTRA:
-                staged[_EXTRA[name]] = _stage_tables(table, _EXTRA[name])
-    empty_columns = {stage: _stage_tables(pa.table({}), stage).schema for _, stage in FILES.values()}
-    # FHIR-only stage tables the shared SQL reads; Synthea CSV has no rows for them.
-    for stage, names in _FHIR_ONLY.items():
-        empty_columns[stage] = pa.schema([pa.field(n, _TYPES.get(n, pa.string())) for n in names])
-    for extra in _EXTRA.values():
-        if extra in staged:
-            empty_columns[extra] = staged[extra].schema
+class SyntheaCsv:
+    """A Synthea CSV export folder as a harmonization `Source` (records labelled by the FHIR type they become)."""
 
-    def fill(run: object) -> None:
-        stage_schema = wh.scratch_schema(f"{wh.fhir_schema}_stage")
-        for stage, schema in empty_columns.items():
-            table = staged.get(stage, schema.empty_table())
-            spec = TableSchema(stage, tuple(Column(f.name, _SQL_TYPES.get(f.type, "varchar"))
-                                            for f in table.schema))  # fmt: skip
-            wh.create_table(stage_schema, spec)
-            wh.write_table(stage_schema, spec, table.cast(spec.arrow_schema).to_batches())
+    description = "Synthea CSV harmonized by carelake"
 
-    def read(run: object) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for name, path in present.items():
-            label = FILES[name][0] if name in FILES else name
-            counts[label] = staged[FILES[name][1]].num_rows if name in FILES else _rows(path)
+    def __init__(self, directory: str | Path) -> None:
+        self.folder = Path(directory)
+        if not self.folder.is_dir():
+            raise InputError("not a folder of Synthea CSV files", file=str(self.folder))
+        self.present = {p.name.lower(): p for p in sorted(self.folder.glob("*.csv"))}
+        if "patients.csv" not in self.present:
+            raise InputError("no patients.csv here", file=str(self.folder), hint="point at Synthea's csv output folder")
+        self._rows: Counter[str] = Counter()
+
+    def stage(self, stage: Stage) -> None:
+        """Each known file into its stage table, one at a time (a file is read whole, as text)."""
+        for name, (label, table) in FILES.items():
+            if name in self.present:
+                rows = _read_strings(self.present[name])
+                self._rows[label] = rows.num_rows
+                stage.write(table, _stage_tables(rows, table))
+                if name in _EXTRA:
+                    stage.write(_EXTRA[name], _stage_tables(rows, _EXTRA[name]))
+
+    def read(self, stage: Stage) -> Counter[str]:
+        counts = Counter(self._rows)
+        for name, path in self.present.items():
+            if name not in FILES:
+                counts[name] = _rows(path)
         return counts
 
-    fill_fn: Callable[..., None] = fill
-    read_fn: Callable[..., Counter[str]] = read
-    return run_pipeline(wh, fill_fn, read_fn)
+
+def load_synthea_csv(wh: Warehouse, directory: str | Path) -> HarmonizeReport:
+    """Load a Synthea CSV export folder into OMOP; return the accounting (labelled by FHIR resource type)."""
+    return harmonize(wh, SyntheaCsv(directory))
 
 
 def _read_strings(path: Path) -> pa.Table:
