@@ -33,6 +33,7 @@ _TABLE = TableSchema(
         Column("id", "bigint", nullable=False),
         Column("small", "integer"),
         Column("x", "double"),
+        Column("flag", "boolean"),
         Column("day", "date"),
         Column("at", "timestamp"),
         Column("label", "varchar", length=20),
@@ -46,13 +47,23 @@ _ROWS: list[dict[str, object]] = [
         "id": 2**62 + 7,
         "small": -(2**31),
         "x": 0.1,
+        "flag": True,
         "day": dt.date(1899, 12, 31),
         "at": dt.datetime(2020, 2, 29, 23, 59, 59, 123456),
         "label": _WIDE,
         "doc": '{"a": [1, 2]}',
     },
-    {"id": 1, "small": 2**31 - 1, "x": -1e300, "day": dt.date(2024, 1, 1), "at": None, "label": "", "doc": None},
-    {"id": 3, "small": None, "x": None, "day": None, "at": None, "label": None, "doc": None},
+    {
+        "id": 1,
+        "small": 2**31 - 1,
+        "x": -1e300,
+        "flag": False,
+        "day": dt.date(2024, 1, 1),
+        "at": None,
+        "label": "",
+        "doc": None,
+    },
+    {"id": 3, "small": None, "x": None, "flag": None, "day": None, "at": None, "label": None, "doc": None},
 ]
 
 
@@ -235,7 +246,9 @@ def _python_functions(wh: Warehouse, schema: str) -> None:
 
 _CHECKS = (
     BackendCheck(
-        "types_round_trip", "Arrow in, the same values out: 64-bit ids, wide text, dates, JSON", _types_round_trip
+        "types_round_trip",
+        "Arrow in, the same values out: 64-bit ids, wide text, booleans, dates, JSON",
+        _types_round_trip,
     ),
     BackendCheck("catalogue", "create_table is idempotent and list_tables/table_exists see it", _catalogue),
     BackendCheck("replace", "mode='replace' leaves exactly the new rows", _replace),
