@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from carelake.fhir import stage_fhir
-from carelake.fhir.ndjson import _CLASSIFY, NdjsonScanner, _blocks, _lines_table, _routed
+from carelake.fhir.ndjson import NdjsonScanner
+from carelake.fhir.ndjson.lines import blocks, lines_table
+from carelake.fhir.ndjson.routes import routed
+from carelake.fhir.ndjson.scanner import CLASSIFY
 from carelake.fhir.validate import check_resource, shape_fits
 from carelake.warehouse import Warehouse, connect
 
@@ -112,14 +115,14 @@ def _chunks_both_ways(path: Path) -> tuple[list[Any], list[Any], int]:
     Arrow took."""
     scanner = NdjsonScanner()
     by_arrow, by_line, taken = [], [], 0
-    for first, data in _blocks(path):
-        table, _ = _lines_table(first, data)
+    for first, data in blocks(path):
+        table, _ = lines_table(first, data)
         routes = scanner._arrow_routes(table, data, str(path))
-        by_arrow.append(None if routes is None else vars(_routed(str(path), table, routes)))
+        by_arrow.append(None if routes is None else vars(routed(str(path), table, routes)))
         taken += routes is not None
         with scanner.con.cursor() as cur:
             cur.register("chunk", table)
-            cur.execute(_CLASSIFY.format(lines="lines_t"))
+            cur.execute(CLASSIFY.format(lines="lines_t"))
         by_line.append(vars(scanner._route(str(path), table, "lines_t")))
     scanner.close()
     return by_arrow, by_line, taken
@@ -174,7 +177,7 @@ def test_arrow_reads_later_chunks_to_the_structure_before_and_still_vouches_line
 ) -> None:
     """Chunks after the first are read to the structure of one before (a hint); new fields, dates Arrow would not
     guess as before, and a wrong type must come out as the line-by-line way has them."""
-    monkeypatch.setattr("carelake.fhir.ndjson._CHUNK_BYTES", 1000)
+    monkeypatch.setattr("carelake.fhir.ndjson.lines.CHUNK_BYTES", 1000)
     variants: list[dict[str, Any]] = [
         {},
         {"birthDate": "1970"},  # the chunk before read birthDate as a timestamp

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +23,7 @@ from carelake.fhir.ndjson import NdjsonScanner
 from carelake.fhir.reader import Parsed, Rejection, SkippedFile, discover, parse_line, read_file
 from carelake.fhir.references import ReferenceIndex
 from carelake.warehouse import Column, TableSchema, Warehouse, quote
+from carelake.warehouse.background import BackgroundWrites
 
 log = logging.getLogger(__name__)
 
@@ -111,33 +111,12 @@ class _Writer:
         self.direct: set[str] = set()
         self.existing: set[str] | None = None
         self.files: dict[str, int] = {}
-        # Writes run on one worker thread, in order, while the next chunks are being read and parsed: both are
-        # engine work that releases the GIL, so a load uses two cores instead of taking turns on one. A few writes
-        # may queue, so neither side waits on the other's slow chunk (staging 5M: 24 s -> 22 s with four).
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carelake-stage")
-        self._queued: deque[Future[None]] = deque()
-
-    def _submit(self, work: Callable[[], None]) -> None:
-        self._settle(_QUEUED_WRITES - 1)
-        self._queued.append(self._pool.submit(work))
+        # Writes run on a worker thread while the next chunks are being read and parsed (see BackgroundWrites).
+        self.writes = BackgroundWrites(_QUEUED_WRITES, name="carelake-stage")
 
     def wait(self) -> None:
         """Block until every queued write is done; a write that failed raises here."""
-        self._settle(0)
-
-    def _settle(self, left: int) -> None:
-        """Wait for the oldest writes until at most `left` are queued; a write that failed raises here."""
-        while len(self._queued) > left:
-            self._queued[0].result()  # taken off only once done, so `drain` still sees it if this is interrupted
-            self._queued.popleft()
-
-    def drain(self) -> None:
-        """Let the queued writes finish, whatever their outcome (before a rollback)."""
-        wait(self._queued)
-        self._queued.clear()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self.writes.wait()
 
     def file_seen(self, file: str) -> None:
         """Input order: a file read earlier is older, whenever its resources reach the store."""
@@ -164,7 +143,7 @@ class _Writer:
             base = pa.scalar(self.files[file] << 32, pa.int64())
             rows = rows.append_column("seq", pc.add(rows.column("source_line").cast(pa.int64()), base))
         batches = rows.cast(table.arrow_schema).to_batches()
-        self._submit(lambda: self._append(schema, table, batches))
+        self.writes.submit(lambda: self._append(schema, table, batches))
         self.report.loaded[rtype] += lines
 
     def _append(self, schema: str, table: TableSchema, batches: list[pa.RecordBatch]) -> None:
@@ -196,7 +175,7 @@ class _Writer:
             [pa.array(col, field.type) for col, field in zip(columns, table.arrow_schema, strict=False)],
             schema=table.arrow_schema,
         )
-        self._submit(lambda: self._append(schema, table, [batch]))
+        self.writes.submit(lambda: self._append(schema, table, [batch]))
 
     def finish(self) -> None:
         """Upsert each type's incoming rows into the raw store: one pass per type, the newest copy of an id kept."""
@@ -407,10 +386,10 @@ def stage_fhir(
                 stager.finish()
                 writer.finish()
             except BaseException:
-                writer.drain()  # nothing may still be writing when the transaction rolls back
+                writer.writes.drain()  # nothing may still be writing when the transaction rolls back
                 raise
     finally:
-        writer.close()
+        writer.writes.close()
         if ndjson is not None:
             ndjson.close()
     # Scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
