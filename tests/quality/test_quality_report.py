@@ -15,7 +15,7 @@ from carelake.quality.report import QualityReport, run_quality
 from carelake.warehouse import Warehouse, connect
 from engines import engines
 
-ENGINES = engines(spark="notimpl: Achilles creates its tables with plain DDL, which Spark puts in spark-warehouse/")
+ENGINES = engines()
 
 CHROMIUM = Path("/usr/bin/chromium")
 _REPORTS: dict[str, QualityReport] = {}

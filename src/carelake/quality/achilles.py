@@ -67,7 +67,7 @@ def _statements(warehouse: Warehouse) -> list[str]:
         "(SELECT person_id, MIN(observation_period_start_date) AS s, "
         "MIN(observation_period_end_date) AS e FROM @cdm.observation_period GROUP BY person_id) fo"
     )
-    length = "(CAST(fo.e AS DATE) - CAST(fo.s AS DATE))"
+    length = "DATE_DIFF('day', CAST(fo.s AS DATE), CAST(fo.e AS DATE))"
     out = [
         _counts(1, [], "@cdm.person"),
         _counts(2, ["gender_concept_id"], "@cdm.person"),

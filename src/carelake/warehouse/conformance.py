@@ -132,6 +132,22 @@ def _catalogue(wh: Warehouse, schema: str) -> None:
     _equal("catalogue", wh.list_tables(schema).count(_TABLE.name), 1)
 
 
+def _ddl(wh: Warehouse, schema: str) -> None:
+    """A table made by a plain CREATE TABLE statement (as Achilles makes its results) is one like any other."""
+    table = f"{quote(schema)}.{quote('made_by_sql')}"
+    wh.execute(f"DROP TABLE IF EXISTS {table}")
+    wh.execute(f"CREATE TABLE {table} (analysis_id INTEGER, stratum_1 VARCHAR, count_value BIGINT)")
+    wh.execute(f"CREATE TABLE IF NOT EXISTS {table} (analysis_id INTEGER)")  # exists: nothing changes
+    if "made_by_sql" not in wh.list_tables(schema):
+        raise BackendConformanceError("ddl", f"a table made by CREATE TABLE is not listed in {schema}")
+    wh.execute(f"INSERT INTO {table} (analysis_id, stratum_1, count_value) VALUES (1, 'a', {2**40}), (2, NULL, 5)")
+    _equal("ddl", wh.row_count(schema, "made_by_sql"), 2)
+    got = wh.fetch_arrow(f"SELECT analysis_id, count_value FROM {table} ORDER BY analysis_id").to_pylist()
+    _equal("ddl", got, [{"analysis_id": 1, "count_value": 2**40}, {"analysis_id": 2, "count_value": 5}])
+    wh.execute(f"DROP TABLE {table}")
+    _equal("ddl", "made_by_sql" in wh.list_tables(schema), False)
+
+
 def _replace(wh: Warehouse, schema: str) -> None:
     table = _fresh(wh, schema, _ROWS)
     wh.write_table(schema, _TABLE, [_batch(_ROWS[1:2])], mode="replace")
@@ -251,6 +267,7 @@ _CHECKS = (
         _types_round_trip,
     ),
     BackendCheck("catalogue", "create_table is idempotent and list_tables/table_exists see it", _catalogue),
+    BackendCheck("ddl", "a table made by a CREATE TABLE statement is listed, written, read and dropped", _ddl),
     BackendCheck("replace", "mode='replace' leaves exactly the new rows", _replace),
     BackendCheck("upsert", "mode='upsert' replaces rows by key, so a re-load changes nothing", _upsert),
     BackendCheck("rollback", "a failed transaction leaves the warehouse as it was", _rollback),

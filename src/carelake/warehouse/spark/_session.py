@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from typing import Any
 
 __all__ = ["first_line", "spark_session"]
@@ -16,6 +19,10 @@ def spark_session(master: str) -> Any:
         from pyspark.sql import SparkSession
 
         os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+        # Every table has its own LOCATION under the warehouse root; Spark's own warehouse folder gets only the empty
+        # folders of CREATE DATABASE, so it goes in a temporary folder removed at exit, not ./spark-warehouse.
+        spark_dir = tempfile.mkdtemp(prefix="carelake-spark-")
+        atexit.register(shutil.rmtree, spark_dir, ignore_errors=True)
         builder = (
             SparkSession.builder.master(master)
             .appName("carelake")
@@ -25,6 +32,7 @@ def spark_session(master: str) -> Any:
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.memory", "2g")
             .config("spark.sql.ansi.enabled", "false")
+            .config("spark.sql.warehouse.dir", spark_dir)
         )
         spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")

@@ -114,6 +114,17 @@ class Statements(Staging):
             if not isinstance(target, exp.Table) or not target.db:
                 return False
             return self._create_as(target.db, target.name, self._render(tree.expression), bool(tree.args.get("exists")))
+        if isinstance(tree, exp.Create) and tree.args.get("kind") == "TABLE" and isinstance(tree.this, exp.Schema):
+            # CREATE TABLE schema.name (columns): Spark would make a managed table in its own folder.
+            target = tree.this.this
+            if not isinstance(target, exp.Table) or not target.db or tree.expression is not None:
+                return False
+            ddl = ", ".join(
+                f"`{c.name}` {c.args['kind'].sql(dialect=self.dialect)}"
+                for c in tree.this.expressions
+                if isinstance(c, exp.ColumnDef)
+            )
+            return self._create_as(target.db, target.name, None, bool(tree.args.get("exists")), ddl)
         if isinstance(tree, exp.Drop) and tree.args.get("kind") == "TABLE":
             tables = tree.args.get("tables") or [tree.this]
             if all(isinstance(t, exp.Table) and not t.db and t.name.lower() in self._temp for t in tables):
@@ -144,8 +155,9 @@ class Statements(Staging):
                 return
         super().execute_native(native_sql)
 
-    def _create_as(self, schema: str, name: str, query: str, exists_ok: bool) -> bool:
-        """`CREATE TABLE schema.name AS query` as a Parquet folder with its sidecar, registered at once."""
+    def _create_as(self, schema: str, name: str, query: str | None, exists_ok: bool, columns: str = "") -> bool:
+        """`CREATE TABLE schema.name AS query` (or, with no query, `(columns)`, empty) as a Parquet folder with its
+        sidecar, registered at once."""
         folder = self._schema_dir(schema) / name.lower()
         if (folder / SIDECAR).exists():
             if exists_ok:
@@ -155,7 +167,7 @@ class Statements(Staging):
             raise WarehouseError(f"Spark: schema {schema} does not exist")
         from pyspark.sql.types import NullType
 
-        rows = self.spark.sql(query)
+        rows = self.spark.sql(query) if query is not None else self.spark.createDataFrame([], schema=columns)
         # Parquet has no type for a column of bare NULLs; DuckDB and PostgreSQL make it text too.
         if any(isinstance(f.dataType, NullType) for f in rows.schema.fields):
             rows = rows.selectExpr(
