@@ -270,3 +270,19 @@ def test_output_values() -> None:
     assert evaluate(None, "@2014-01-05T10:30") == [DateTime(2014, 1, 5, 10, 30)]
     assert evaluate(None, "10 'mg'") == [Quantity(Decimal(10), "mg")]
     assert evaluate([1, 2], "$this.count()") == [2]
+
+
+def test_fhirpath_types_come_from_the_generated_model() -> None:
+    """The hand-kept names are only what the generated R4 model lacks: every data type named is one of its types
+    (bar the Quantity profiles), every resource type is its, and element types are its."""
+    from carelake.fhir.fhirpath.model import DATATYPES, RESOURCE_TYPES, known_elements, table_type
+    from carelake.fhir.model import r4
+
+    model = r4()
+    assert {t for t in DATATYPES if not model.knows(t)} == {"SimpleQuantity", "MoneyQuantity"}
+    assert {*model.resource_types(), "Resource", "DomainResource"} - {"MetadataResource"} == RESOURCE_TYPES
+    assert len(RESOURCE_TYPES) == 148 and {"Patient", "Bundle", "Parameters"} <= RESOURCE_TYPES
+    assert table_type("Observation", "component") == "ObservationComponent"
+    assert table_type("Timing", "repeat") == "TimingRepeat"
+    assert table_type("Questionnaire.item", "extension") == "Extension"  # an unknown type's inherited element
+    assert known_elements("SimpleQuantity") == known_elements("Quantity") >= {"value", "unit", "system", "code"}
