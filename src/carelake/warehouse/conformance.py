@@ -177,6 +177,19 @@ def _rollback(wh: Warehouse, schema: str) -> None:
         pass
     _equal("rollback", _rows(wh, table), _expected(_ROWS[:1]))
 
+    def breaks_mid_way() -> Iterator[pa.RecordBatch]:
+        yield _batch(_ROWS[1:2])
+        raise _Abort  # the input fails after a batch was handed over
+
+    try:
+        with wh.transaction():
+            wh.write_table(schema, _TABLE, [_batch(_ROWS[2:])], mode="replace")
+            wh.write_table(schema, _TABLE, breaks_mid_way(), mode="upsert")
+    except _Abort:
+        _equal("rollback", _rows(wh, table), _expected(_ROWS[:1]))
+        return
+    raise BackendConformanceError("rollback", "an input that failed mid-way did not raise through the transaction")
+
 
 def _primary_key(wh: Warehouse, schema: str) -> None:
     table = _fresh(wh, schema, _ROWS[:1])
@@ -185,8 +198,16 @@ def _primary_key(wh: Warehouse, schema: str) -> None:
     except PrimaryKeyViolation as e:
         _equal("primary_key", (e.table, e.columns), (_TABLE.name, _TABLE.primary_key))
         _equal("primary_key", _rows(wh, table), _expected(_ROWS[:1]))  # refused as a whole
+    else:
+        raise BackendConformanceError("primary_key", "a duplicate key was written without PrimaryKeyViolation")
+    # Two copies of a key among the incoming rows alone, in two batches, replacing the table: refused, and named.
+    try:
+        wh.write_table(schema, _TABLE, [_batch(_ROWS[1:3]), _batch(_ROWS[2:3])], mode="replace")
+    except PrimaryKeyViolation as e:
+        _equal("primary_key", e.key, str(_ROWS[2]["id"]))
+        _equal("primary_key", _rows(wh, table), _expected(_ROWS[:1]))
         return
-    raise BackendConformanceError("primary_key", "a duplicate key was written without PrimaryKeyViolation")
+    raise BackendConformanceError("primary_key", "duplicate incoming keys were written without PrimaryKeyViolation")
 
 
 # Canonical SQL the stages write (cohorts, features, quality), and what it must return on every engine.
