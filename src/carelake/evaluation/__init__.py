@@ -1,9 +1,9 @@
 """Evaluating risk predictions the way clinicians and reviewers need: discrimination, calibration, clinical use.
 
 One module per concern: `discrimination` (AUROC, AUPRC), `calibration` (Brier, scaled Brier, calibration slope,
-intercept and in-the-large), `decision` (net benefit, decision curves) and `bootstrap` (person-level intervals).
-Every metric takes outcomes (0/1) and predicted risks as arrays and refuses what it cannot estimate with
-`NotEstimable`, saying why, so a subgroup with one class is reported, not a crash.
+intercept and in-the-large), `decision` (net benefit, decision curves), `thresholds` (PLP's thresholdSummary) and
+`bootstrap` (person-level intervals). Every metric takes outcomes (0/1) and predicted risks as arrays and refuses
+what it cannot estimate with `NotEstimable`, saying why, so a subgroup with one class is reported, not a crash.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from carelake.evaluation.calibration import Recalibration, brier, calibration_in
 from carelake.evaluation.checks import NotEstimable
 from carelake.evaluation.decision import net_benefit, treat_all_net_benefit
 from carelake.evaluation.discrimination import auprc, auroc
+from carelake.evaluation.thresholds import THRESHOLD_COLUMNS, threshold_summary
 
 __all__ = [
+    "THRESHOLD_COLUMNS",
     "Interval",
     "NotEstimable",
     "Recalibration",
@@ -26,5 +28,6 @@ __all__ = [
     "net_benefit",
     "recalibration",
     "scaled_brier",
+    "threshold_summary",
     "treat_all_net_benefit",
 ]
