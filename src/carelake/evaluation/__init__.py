@@ -1,10 +1,10 @@
 """Evaluating risk predictions the way clinicians and reviewers need: discrimination, calibration, clinical use.
 
 One module per concern: `discrimination` (AUROC, AUPRC), `calibration` (Brier, scaled Brier, calibration slope,
-intercept and in-the-large), `calibration_table` (PLP's calibrationSummary), `decision` (net benefit, decision
-curves), `thresholds` (PLP's thresholdSummary) and `bootstrap` (person-level intervals). Every metric takes
-outcomes (0/1) and predicted risks as arrays and refuses what it cannot estimate with `NotEstimable`, saying why,
-so a subgroup with one class is reported, not a crash.
+intercept and in-the-large), `calibration_table` (PLP's calibrationSummary), `distribution` (PLP's
+predictionDistribution), `decision` (net benefit, decision curves), `thresholds` (PLP's thresholdSummary) and
+`bootstrap` (person-level intervals). Every metric takes outcomes (0/1) and predicted risks as arrays and refuses
+what it cannot estimate with `NotEstimable`, saying why, so a subgroup with one class is reported, not a crash.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from carelake.evaluation.calibration_table import CALIBRATION_COLUMNS, calibrati
 from carelake.evaluation.checks import NotEstimable
 from carelake.evaluation.decision import net_benefit, treat_all_net_benefit
 from carelake.evaluation.discrimination import auprc, auroc
+from carelake.evaluation.distribution import DISTRIBUTION_COLUMNS, prediction_distribution
 from carelake.evaluation.thresholds import THRESHOLD_COLUMNS, threshold_summary
 
 __all__ = [
     "CALIBRATION_COLUMNS",
+    "DISTRIBUTION_COLUMNS",
     "THRESHOLD_COLUMNS",
     "Interval",
     "NotEstimable",
@@ -30,6 +32,7 @@ __all__ = [
     "calibration_in_the_large",
     "calibration_summary",
     "net_benefit",
+    "prediction_distribution",
     "recalibration",
     "scaled_brier",
     "threshold_summary",

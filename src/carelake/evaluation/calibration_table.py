@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from carelake.errors import UserError
 from carelake.evaluation.checks import Outcomes, checked
+from carelake.evaluation.distribution import describe
 
 __all__ = ["CALIBRATION_COLUMNS", "calibration_summary"]
 
@@ -35,18 +36,11 @@ def calibration_summary(y: Outcomes, p: Outcomes, strata: int = 10) -> pa.Table:
     rows: dict[str, list[float | int | None]] = {name: [] for name in CALIBRATION_COLUMNS}
     for g in np.unique(group):
         risk, outcome = ps[group == g], ys[group == g]
-        q = np.quantile(risk, [0.0, 0.25, 0.5, 0.75, 1.0], method="linear")
         values: dict[str, float | int | None] = {
             "predictionThreshold": float(lower[g]),
             "PersonCountAtRisk": int(risk.size),
             "PersonCountWithOutcome": int(outcome.sum()),
-            "averagePredictedProbability": float(risk.mean()),
-            "StDevPredictedProbability": float(risk.std(ddof=1)) if risk.size > 1 else None,
-            "MinPredictedProbability": float(q[0]),
-            "P25PredictedProbability": float(q[1]),
-            "MedianPredictedProbability": float(q[2]),
-            "P75PredictedProbability": float(q[3]),
-            "MaxPredictedProbability": float(q[4]),
+            **describe(risk, (0.0, 0.25, 0.5, 0.75, 1.0)),
             "observedIncidence": float(outcome.mean()),
         }
         for name, value in values.items():

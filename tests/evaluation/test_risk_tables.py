@@ -1,4 +1,4 @@
-"""The calibration strata: PLP's columns, every person in exactly one stratum, and each stratum's figures."""
+"""The calibration strata and the prediction distribution: PLP's columns, every person counted once, each figure."""
 
 from __future__ import annotations
 
@@ -48,3 +48,23 @@ def test_ties_merge_strata_and_a_lone_person_has_no_spread() -> None:
     assert rows[1]["StDevPredictedProbability"] is None
     with pytest.raises(UserError, match="at least 2"):
         calibration_summary([0, 1], [0.1, 0.9], strata=1)
+
+
+def test_prediction_distribution_per_class() -> None:
+    from carelake.evaluation import DISTRIBUTION_COLUMNS, prediction_distribution
+
+    rng = np.random.default_rng(9)
+    risk = expit(rng.normal(-1.0, 1.0, 4_000))
+    y = (rng.random(risk.size) < risk).astype(float)
+    table = prediction_distribution(y, risk)
+    assert tuple(table.column_names) == DISTRIBUTION_COLUMNS
+    without, with_outcome = table.to_pylist()
+    for row, members in ((without, risk[y == 0]), (with_outcome, risk[y == 1])):
+        assert row["PersonCount"] == members.size
+        assert row["averagePredictedProbability"] == pytest.approx(members.mean(), abs=1e-12)
+        assert row["StDevPredictedProbability"] == pytest.approx(members.std(ddof=1), abs=1e-12)
+        assert row["P05PredictedProbability"] == pytest.approx(np.quantile(members, 0.05), abs=1e-12)
+        assert row["P95PredictedProbability"] == pytest.approx(np.quantile(members, 0.95), abs=1e-12)
+    assert with_outcome["MedianPredictedProbability"] > without["MedianPredictedProbability"]
+    only_one = prediction_distribution([0, 0], [0.1, 0.3]).to_pylist()
+    assert [r["class"] for r in only_one] == [0]
