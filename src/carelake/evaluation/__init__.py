@@ -2,9 +2,10 @@
 
 One module per concern: `discrimination` (AUROC, AUPRC), `calibration` (Brier, scaled Brier, calibration slope,
 intercept and in-the-large), `calibration_table` (PLP's calibrationSummary), `distribution` (PLP's
-predictionDistribution), `decision` (net benefit, decision curves), `thresholds` (PLP's thresholdSummary) and
-`bootstrap` (person-level intervals). Every metric takes outcomes (0/1) and predicted risks as arrays and refuses
-what it cannot estimate with `NotEstimable`, saying why, so a subgroup with one class is reported, not a crash.
+predictionDistribution), `decision` (net benefit, decision curves), `thresholds` (PLP's thresholdSummary),
+`summary` (the headline figures, and per subgroup) and `bootstrap` (person-level intervals). Every metric takes
+outcomes (0/1) and predicted risks as arrays and refuses what it cannot estimate with `NotEstimable`, saying why,
+so a subgroup with one class is reported, not a crash.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from carelake.evaluation.checks import NotEstimable
 from carelake.evaluation.decision import net_benefit, treat_all_net_benefit
 from carelake.evaluation.discrimination import auprc, auroc
 from carelake.evaluation.distribution import DISTRIBUTION_COLUMNS, prediction_distribution
+from carelake.evaluation.summary import evaluation_statistics, subgroup_statistics
 from carelake.evaluation.thresholds import THRESHOLD_COLUMNS, threshold_summary
 
 __all__ = [
@@ -31,10 +33,12 @@ __all__ = [
     "brier",
     "calibration_in_the_large",
     "calibration_summary",
+    "evaluation_statistics",
     "net_benefit",
     "prediction_distribution",
     "recalibration",
     "scaled_brier",
+    "subgroup_statistics",
     "threshold_summary",
     "treat_all_net_benefit",
 ]
