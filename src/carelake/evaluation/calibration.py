@@ -16,8 +16,17 @@ import numpy.typing as npt
 from scipy.special import expit, logit
 
 from carelake.evaluation.checks import NotEstimable, Outcomes, checked, require_both_classes
+from carelake.evaluation.smoothing import lowess
 
-__all__ = ["Recalibration", "brier", "calibration_in_the_large", "recalibration", "scaled_brier"]
+__all__ = [
+    "CalibrationErrors",
+    "Recalibration",
+    "brier",
+    "calibration_errors",
+    "calibration_in_the_large",
+    "recalibration",
+    "scaled_brier",
+]
 
 _EDGE = 1e-12
 _MAX_STEPS = 100
@@ -65,6 +74,28 @@ def calibration_in_the_large(y: Outcomes, p: Outcomes) -> float:
     lp = _logits(ps)
     (a,) = _fit_logistic(np.ones((lp.size, 1)), ys, lp, "calibration-in-the-large")
     return float(a)
+
+
+@dataclass(frozen=True)
+class CalibrationErrors:
+    """How far the risks lie from the smoothed calibration curve: mean (E-avg, the ICI), 90th centile, maximum."""
+
+    e_avg: float
+    e90: float
+    e_max: float
+
+
+def calibration_errors(y: Outcomes, p: Outcomes) -> CalibrationErrors:
+    """E-avg, E90 and E-max as rms's val.prob reports them (Austin and Steyerberg, 2019): the observed risk at each
+    predicted risk from a LOWESS smooth of the outcomes (span 2/3, no robustness steps), and each person's distance
+    from it."""
+    ys, ps = checked(y, p)
+    require_both_classes(ys, "the calibration curve")
+    if np.ptp(ps) == 0:
+        raise NotEstimable("the calibration curve is not estimable: every person has the same risk")
+    curve = lowess(ps, ys)
+    gaps = np.abs(ps - np.interp(ps, curve[:, 0], curve[:, 1]))
+    return CalibrationErrors(float(gaps.mean()), float(np.quantile(gaps, 0.9)), float(gaps.max()))
 
 
 def _logits(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

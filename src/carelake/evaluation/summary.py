@@ -16,7 +16,13 @@ import pyarrow as pa
 
 from carelake.errors import UserError
 from carelake.evaluation.bootstrap import bootstrap
-from carelake.evaluation.calibration import brier, calibration_in_the_large, recalibration, scaled_brier
+from carelake.evaluation.calibration import (
+    brier,
+    calibration_errors,
+    calibration_in_the_large,
+    recalibration,
+    scaled_brier,
+)
 from carelake.evaluation.checks import NotEstimable, Outcomes, checked
 from carelake.evaluation.discrimination import auprc, auroc
 
@@ -37,6 +43,9 @@ _METRICS: tuple[tuple[str, Callable[[Array, Array], float]], ...] = (
     ("calibrationInLarge intercept", calibration_in_the_large),
     ("weak calibration intercept", lambda y, p: recalibration(y, p).intercept),
     ("weak calibration gradient", lambda y, p: recalibration(y, p).slope),
+    ("Eavg", lambda y, p: calibration_errors(y, p).e_avg),
+    ("E90", lambda y, p: calibration_errors(y, p).e90),
+    ("Emax", lambda y, p: calibration_errors(y, p).e_max),
 )
 
 
