@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from carelake.cli import _cohort, _fhir, _omop, _quality, _synth
+from carelake.cli import _cohort, _fhir, _omop, _quality, _study, _synth
 from carelake.cli._state import state
 
 __all__ = ["app", "main"]
@@ -49,6 +49,7 @@ _fhir.register(app, _load_app)
 _cohort.register(app)
 _quality.register(app)
 _synth.register(app)
+_study.register(app)
 
 
 def main() -> None:
