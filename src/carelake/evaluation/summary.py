@@ -17,6 +17,8 @@ import pyarrow as pa
 from carelake.errors import UserError
 from carelake.evaluation.bootstrap import bootstrap
 from carelake.evaluation.calibration import (
+    CalibrationErrors,
+    Recalibration,
     brier,
     calibration_errors,
     calibration_in_the_large,
@@ -35,18 +37,24 @@ SUBGROUP_SCHEMA = pa.schema(
 )  # fmt: skip
 
 Array = npt.NDArray[np.float64]
-_METRICS: tuple[tuple[str, Callable[[Array, Array], float]], ...] = (
-    ("AUROC", auroc),
-    ("AUPRC", auprc),
-    ("brier score", brier),
-    ("brier score scaled", scaled_brier),
-    ("calibrationInLarge intercept", calibration_in_the_large),
-    ("weak calibration intercept", lambda y, p: recalibration(y, p).intercept),
-    ("weak calibration gradient", lambda y, p: recalibration(y, p).slope),
-    ("Eavg", lambda y, p: calibration_errors(y, p).e_avg),
-    ("E90", lambda y, p: calibration_errors(y, p).e90),
-    ("Emax", lambda y, p: calibration_errors(y, p).e_max),
+# Metrics that come from one fit (the recalibration, the smoothed curve) are computed once and give several rows.
+_METRICS: tuple[tuple[tuple[str, ...], Callable[[Array, Array], tuple[float, ...]]], ...] = (
+    (("AUROC",), lambda y, p: (auroc(y, p),)),
+    (("AUPRC",), lambda y, p: (auprc(y, p),)),
+    (("brier score",), lambda y, p: (brier(y, p),)),
+    (("brier score scaled",), lambda y, p: (scaled_brier(y, p),)),
+    (("calibrationInLarge intercept",), lambda y, p: (calibration_in_the_large(y, p),)),
+    (("weak calibration intercept", "weak calibration gradient"), lambda y, p: _pair(recalibration(y, p))),
+    (("Eavg", "E90", "Emax"), lambda y, p: _errors(calibration_errors(y, p))),
 )
+
+
+def _pair(fit: Recalibration) -> tuple[float, ...]:
+    return fit.intercept, fit.slope
+
+
+def _errors(e: CalibrationErrors) -> tuple[float, ...]:
+    return e.e_avg, e.e90, e.e_max
 
 
 def evaluation_statistics(y: Outcomes, p: Outcomes, *, resamples: int = 0, seed: int = 0) -> pa.Table:
@@ -58,8 +66,8 @@ def evaluation_statistics(y: Outcomes, p: Outcomes, *, resamples: int = 0, seed:
         ("calibrationInLarge mean prediction", float(ps.mean()), None),
         ("calibrationInLarge observed risk", float(ys.mean()), None),
     ]
-    for name, metric in _METRICS:
-        rows.append((name, *_estimate(metric, ys, ps)))
+    for name, value, note in _estimates(ys, ps):
+        rows.append((name, value, note))
         if name == "AUROC" and resamples:
             try:
                 interval = bootstrap(auroc, ys, ps, resamples=resamples, seed=seed)
@@ -77,29 +85,35 @@ def subgroup_statistics(y: Outcomes, p: Outcomes, subgroups: Mapping[str, npt.Ar
     have one class gets its figures as not estimable, with the reason.
     """
     ys, ps = checked(y, p)
-    whole = {name: _estimate(metric, ys, ps)[0] for name, metric in _METRICS}
+    whole = {name: value for name, value, _ in _estimates(ys, ps)}
     rows: list[dict[str, object]] = []
     for subgroup, labels in subgroups.items():
         levels = np.asarray(labels, dtype=object).ravel()
         if levels.size != ys.size:
             raise UserError(f"subgroup {subgroup!r} gives {levels.size} levels for {ys.size} persons")
-        for level in sorted({str(v) for v in levels}):
-            members = np.array([str(v) == level for v in levels])
+        names = np.array([str(v) for v in levels])
+        for level in sorted(set(names.tolist())):
+            members = names == level
             rows.append(_row(subgroup, level, "populationSize", float(members.sum()), None, None))
             rows.append(_row(subgroup, level, "outcomeCount", float(ys[members].sum()), None, None))
-            for name, metric in _METRICS:
-                value, note = _estimate(metric, ys[members], ps[members])
+            for name, value, note in _estimates(ys[members], ps[members]):
                 base = whole[name]
                 gap = None if value is None or base is None else value - base
                 rows.append(_row(subgroup, level, name, value, gap, note))
     return pa.Table.from_pylist(rows, SUBGROUP_SCHEMA)
 
 
-def _estimate(metric: Callable[[Array, Array], float], y: Array, p: Array) -> tuple[float | None, str | None]:
-    try:
-        return float(metric(y, p)), None
-    except NotEstimable as e:
-        return None, str(e)
+def _estimates(y: Array, p: Array) -> list[tuple[str, float | None, str | None]]:
+    """(metric, value, note) for every metric; a fit that is not estimable leaves all its rows empty, with why."""
+    out: list[tuple[str, float | None, str | None]] = []
+    for names, metric in _METRICS:
+        try:
+            values: tuple[float | None, ...] = tuple(float(v) for v in metric(y, p))
+            note = None
+        except NotEstimable as e:
+            values, note = (None,) * len(names), str(e)
+        out += [(name, value, note) for name, value in zip(names, values, strict=True)]
+    return out
 
 
 def _row(
