@@ -39,12 +39,12 @@ def test_lasso_is_near_bayes_and_finds_the_true_covariates(data: dict[str, objec
     assert all(len(r.fold_auroc) == 3 for r in fitted.cv)
     bayes = auroc(y_test, true_risk)
     assert auroc(y_test, fitted.estimator.predict_proba(x_test)[:, 1]) > bayes - 0.02
-    coef = fitted.estimator.coef_.ravel()
+    coef = fitted.estimator.named_steps["logistic"].coef_.ravel()
     truth = data["beta"]  # type: ignore[assignment]
     assert np.all(np.sign(coef[:10]) == np.sign(truth[:10]))  # type: ignore[index]
     assert np.count_nonzero(coef[10:]) < 140 * 0.6  # the L1 penalty zeroes most of the noise
     again = fit_with_cv("lasso_logistic", x, y, grid={"C": [0.01, 0.1, 1.0]}, folds=3, seed=3)
-    assert np.array_equal(again.estimator.coef_, fitted.estimator.coef_)
+    assert np.array_equal(again.estimator.named_steps["logistic"].coef_, fitted.estimator.named_steps["logistic"].coef_)
     assert [r.fold_auroc for r in again.cv] == [r.fold_auroc for r in fitted.cv]
 
 
@@ -62,7 +62,8 @@ def test_gradient_boosting_is_near_bayes_and_deterministic(data: dict[str, objec
 def test_elastic_net_takes_its_mix() -> None:
     x, y, _, _ = _design(1_500, 2)
     model = make_model("elastic_net_logistic", {"C": 0.1, "l1_ratio": 0.3}, seed=0).fit(x, y)
-    assert model.l1_ratio == 0.3 and model.coef_.shape == (1, 150)
+    logistic = model.named_steps["logistic"]
+    assert logistic.l1_ratio == 0.3 and logistic.coef_.shape == (1, 150)
 
 
 def test_grids_and_their_mistakes() -> None:
