@@ -8,7 +8,12 @@ default, 5, is OHDSI's and is written here only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute
 
 from carelake.errors import ConfigError
 
@@ -42,6 +47,32 @@ class DisclosureRule:
     def label(self, n: int) -> int | str:
         """`n`, or the text "<5" where it is withheld (for tables people read)."""
         return f"<{self.min_cell_count}" if self.hides(n) else n
+
+    def withheld_rows(self, table: pa.Table, counts: Sequence[str]) -> np.ndarray:
+        """True for each row of `table` where one of the `counts` columns (or a difference of two, such as
+        persons less persons with the outcome, written "a-b") is a count this rule hides."""
+        hidden = np.zeros(table.num_rows, dtype=bool)
+        for name in counts:
+            parts = name.split("-")
+            values = np.asarray(table.column(parts[0]).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            if len(parts) == 2:
+                values = values - np.asarray(
+                    table.column(parts[1]).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
+                )
+            hidden |= (values > 0) & (values < self.min_cell_count)
+        return hidden
+
+    def suppress(self, table: pa.Table, counts: Sequence[str], keep: Sequence[str]) -> pa.Table:
+        """`table` with every column but `keep` emptied (null) in the rows `withheld_rows` finds: a small count
+        leaves no trace, neither itself nor a rate computed from it."""
+        hidden = pa.array(self.withheld_rows(table, counts))
+        columns = []
+        for name in table.column_names:
+            column = table.column(name)
+            if name not in keep:
+                column = pa.compute.if_else(hidden, pa.scalar(None, column.type), column)
+            columns.append(column)
+        return pa.table(columns, names=table.column_names)
 
     def sql_shown(self, column: str) -> str:
         """A SQL condition, true where the count in `column` may be exported (for filtering in the warehouse)."""

@@ -20,7 +20,7 @@ from carelake.errors import ConfigError
 from carelake.features import CovariateSettings
 from carelake.studies.spec import Study
 
-__all__ = ["StudyError", "StudyFile", "check_references", "load_study"]
+__all__ = ["StudyError", "StudyFile", "check_references", "covariate_settings", "load_study"]
 
 
 class StudyError(ConfigError):
@@ -95,6 +95,11 @@ def check_references(sf: StudyFile) -> list[str]:
         message = e.message if isinstance(e, ConfigError) else str(e).replace("CovariateSettings.__init__() ", "")
         problems.append(f"{sf.path}:{sf.line('covariates') or 1}: covariates: {message}")
     return problems
+
+
+def covariate_settings(sf: StudyFile) -> CovariateSettings:
+    """The file's `covariates:` as CovariateSettings (its defaults where the file is silent)."""
+    return CovariateSettings(**_covariates(sf.study.covariates))
 
 
 def _covariates(values: dict[str, Any]) -> dict[str, Any]:

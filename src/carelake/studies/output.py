@@ -1,0 +1,214 @@
+"""Writing a study run: PLP's tables as CSV, a saved model per analysis, and results.json, all through the one
+disclosure rule.
+
+    OUT/results.json                       headline figures per analysis, notes, time per stage, provenance
+    OUT/attrition.csv                      the study population's attrition, per outcome
+    OUT/<analysis>/<table>.csv             evaluationStatistics, thresholdSummary, demographicSummary,
+                                           calibrationSummary, predictionDistribution (PLP's names), and
+                                           subgroupStatistics, decisionCurve, calibrationCurve, covariateImportance,
+                                           cvResults
+    OUT/<analysis>/model/                  the saved model (carelake.models.artifact)
+
+A row whose count is one the rule hides is emptied, with its rates; in the long tables (a metric per row) every
+figure of the evaluation part or subgroup level is. Per-person predictions are not written: they stay in the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from carelake.models.artifact import save_model
+from carelake.privacy.disclosure import DisclosureRule
+from carelake.studies.run import Analysis, StudyRun
+
+__all__ = ["TABLE_COUNTS", "attrition_table", "cohort_files", "disclosed_tables", "headline", "write_study"]
+
+# Per table: the count columns the rule checks ("a-b": a difference) and the columns kept when a row is withheld.
+TABLE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "thresholdSummary": (
+        (
+            "positiveCount",
+            "negativeCount",
+            "truePositiveCount",
+            "trueNegativeCount",
+            "falsePositiveCount",
+            "falseNegativeCount",
+        ),
+        ("evaluation", "predictionThreshold", "preferenceThreshold"),
+    ),
+    "calibrationSummary": (
+        ("PersonCountAtRisk", "PersonCountWithOutcome", "PersonCountAtRisk-PersonCountWithOutcome"),
+        ("evaluation", "predictionThreshold"),
+    ),
+    "demographicSummary": (
+        ("PersonCountAtRisk", "PersonCountWithOutcome", "PersonCountAtRisk-PersonCountWithOutcome"),
+        ("evaluation", "ageGroup", "genGroup"),
+    ),
+    "predictionDistribution": (("PersonCount",), ("evaluation", "class")),
+}
+# Long tables: rows grouped by these keys; populationSize and outcomeCount of a group decide for all its rows.
+_LONG = {"evaluationStatistics": ("evaluation",), "subgroupStatistics": ("evaluation", "subgroup", "level")}
+
+
+def _suppress_long(table: pa.Table, keys: tuple[str, ...], rule: DisclosureRule) -> pa.Table:
+    rows = table.to_pylist()
+    sizes: dict[tuple[Any, ...], dict[str, float]] = {}
+    for r in rows:
+        if r["metric"] in ("populationSize", "outcomeCount") and r["value"] is not None:
+            sizes.setdefault(tuple(r[k] for k in keys), {})[r["metric"]] = r["value"]
+    hidden = set()
+    for group, s in sizes.items():
+        n, e = int(s.get("populationSize", 0)), int(s.get("outcomeCount", 0))
+        if rule.hides(n) or rule.hides(e) or rule.hides(n - e):
+            hidden.add(group)
+    for r in rows:
+        if tuple(r[k] for k in keys) in hidden:
+            r["value"] = None
+            if "gap" in r:
+                r["gap"] = None
+            r["note"] = f"withheld: a count below {rule.min_cell_count} (disclosure rule)"
+    return pa.Table.from_pylist(rows, table.schema)
+
+
+def disclosed_tables(analysis: Analysis, rule: DisclosureRule) -> dict[str, pa.Table]:
+    """The analysis's tables as they may leave the machine."""
+    out: dict[str, pa.Table] = {}
+    for name, table in analysis.tables.items():
+        if name in TABLE_COUNTS:
+            counts, keep = TABLE_COUNTS[name]
+            out[name] = rule.suppress(table, counts, keep)
+        elif name in _LONG:
+            out[name] = _suppress_long(table, _LONG[name], rule)
+        else:
+            out[name] = table  # curves over the whole part: no cell counts
+    if analysis.importance is not None:
+        out["covariateImportance"] = analysis.importance
+    if analysis.cv:
+        out["cvResults"] = pa.Table.from_pylist(
+            [
+                {"params": json.dumps(r.params, sort_keys=True), "fold": i + 1, "AUROC": a, "logLoss": ll}
+                for r in analysis.cv
+                for i, (a, ll) in enumerate(zip(r.fold_auroc, r.fold_log_loss, strict=True))
+            ]
+        )
+    return out
+
+
+def attrition_table(run: StudyRun, rule: DisclosureRule) -> pa.Table:
+    """The study population's attrition per outcome (PLP's attrition columns), as it may leave the machine."""
+    seen: dict[int, Analysis] = {}
+    for a in run.analyses:
+        seen.setdefault(a.outcome.cohort_id, a)
+    rows = [
+        {
+            "outcomeId": a.outcome.cohort_id,
+            "outcome": a.outcome.name,
+            "step": i,
+            "description": s.description,
+            "targetCount": s.rows,
+            "uniquePeople": s.persons,
+            "outcomes": s.outcomes,
+        }
+        for a in seen.values()
+        for i, s in enumerate(a.population.attrition)
+    ]
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"outcome": pa.array([], pa.string())})
+    if not rows:
+        return table
+    return rule.suppress(
+        table,
+        ("targetCount", "uniquePeople", "outcomes", "targetCount-outcomes"),
+        ("outcomeId", "outcome", "step", "description"),
+    )
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 6)
+
+
+def headline(analysis: Analysis, rule: DisclosureRule) -> dict[str, Any]:
+    """The figures a reader looks at first, from the disclosed evaluation table."""
+    stats = disclosed_tables(analysis, rule).get("evaluationStatistics")
+    values: dict[str, float | None] = {}
+    if stats is not None:
+        for r in stats.to_pylist():
+            if r["evaluation"] == "Test":
+                values[r["metric"]] = r["value"]
+    pop = analysis.population.attrition[-1]
+    return {
+        "analysis": analysis.analysis_id,
+        "outcome": analysis.outcome.name,
+        "model": analysis.model_type,
+        "params": analysis.params,
+        "population": rule.shown(pop.persons),
+        "outcomes": rule.shown(pop.outcomes),
+        "test_persons": _number(values.get("populationSize")),
+        "test_auroc": _number(values.get("AUROC")),
+        "test_auroc_95ci": [_number(values.get("95% lower AUROC")), _number(values.get("95% upper AUROC"))],
+        "test_auprc": _number(values.get("AUPRC")),
+        "test_brier": _number(values.get("brier score")),
+        "calibration_slope": _number(values.get("weak calibration gradient")),
+        "calibration_intercept": _number(values.get("weak calibration intercept")),
+        "notes": analysis.notes,
+    }
+
+
+def _write_csv(path: Path, table: pa.Table) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(table.column_names)
+        for row in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+            w.writerow(["" if v is None else (repr(v) if isinstance(v, float) else v) for v in row])
+
+
+def cohort_files(run: StudyRun) -> dict[str, Path]:
+    """The study's cohort files by the path the study file gives them (relative to it)."""
+    refs = [run.study_file.study.target, *run.study_file.study.outcomes]
+    return {r.cohort: run.study_file.resolve(r.cohort) for r in refs if r.cohort is not None}
+
+
+def write_study(run: StudyRun, out: Path, rule: DisclosureRule) -> dict[str, Any]:
+    """Write the run's tables, models and results.json into `out`; returns what results.json holds."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "attrition.csv", attrition_table(run, rule))
+    files = cohort_files(run)
+    for analysis in run.analyses:
+        folder = out / analysis.analysis_id
+        folder.mkdir(exist_ok=True)
+        for name, table in disclosed_tables(analysis, rule).items():
+            _write_csv(folder / f"{name}.csv", table)
+        if analysis.risk is not None:
+            save_model(
+                folder / "model",
+                analysis.risk,
+                run.features.reference,
+                study_file=run.study_file.path,
+                cohort_files=files,
+                provenance=run.provenance,
+                extra={
+                    "analysis": analysis.analysis_id,
+                    "outcome": analysis.outcome.name,
+                    "target_cohort": run.cohorts[0].name,
+                },
+            )
+    results = {
+        "study": run.study_file.study.name,
+        "cohorts": [
+            {"role": c.role, "name": c.name, "cohort_id": c.cohort_id, "persons": rule.shown(c.persons)}
+            for c in run.cohorts
+        ],
+        "analyses": [headline(a, rule) for a in run.analyses],
+        "best": [a.analysis_id for a in run.best],
+        "notes": run.notes,
+        "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
+        "provenance": run.provenance,
+        "min_cell_count": rule.min_cell_count,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return results

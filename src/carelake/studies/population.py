@@ -1,0 +1,159 @@
+"""The study population: which target-cohort rows enter a study, their time at risk and outcome, and the attrition.
+
+PatientLevelPrediction's createStudyPopulation, step for step. The warehouse joins each target row to its
+observation period and to the outcome cohort, and returns one row of facts per target row (days of prior
+observation, the time-at-risk window, outcomes inside it, a prior outcome); the steps then apply in PLP's order:
+first exposure only, washout, prior outcome, time at risk. Each step records how many rows, persons and outcomes
+remain, so the report can show the attrition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from carelake.studies.spec import Population
+from carelake.warehouse import Warehouse, quote
+
+__all__ = ["Attrition", "StudyPopulation", "population_sql", "study_population"]
+
+_FACTS = "cl_sp_facts"
+
+
+@dataclass(frozen=True)
+class Attrition:
+    """After one step: its description (PLP's wording), rows, distinct persons and rows with the outcome."""
+
+    description: str
+    rows: int
+    persons: int
+    outcomes: int
+
+
+@dataclass(frozen=True)
+class StudyPopulation:
+    """The rows kept, in (person, cohort start, cohort end) order, with PLP's population columns, and the attrition.
+
+    `rows` columns: person_id, cohort_start_date, cohort_end_date, days_from_obs_start, tar_start, tar_end,
+    time_at_risk, outcome_count, days_to_event (first outcome in the window, null without one), label (0/1).
+    """
+
+    target_id: int
+    outcome_id: int
+    rows: pa.Table
+    attrition: tuple[Attrition, ...]
+
+    @property
+    def labels(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.rows.column("label").to_numpy(), dtype=np.float64)
+
+
+def _tar(days: int, anchor: str) -> str:
+    return f"{int(days)} + t.days_to_cohort_end" if anchor == "cohort end" else str(int(days))
+
+
+def population_sql(wh: Warehouse, target_id: int, outcome_id: int, settings: Population) -> list[str]:
+    """The statements that leave one row of facts per target row in a session table (canonical SQL)."""
+    cdm, results = quote(wh.cdm_schema), quote(wh.results_schema)
+    tar = settings.time_at_risk
+    start = _tar(tar.start, tar.start_anchor)
+    end = _tar(tar.end, tar.end_anchor)
+    lookback = int(settings.prior_outcome_lookback_days)
+    target = (
+        "SELECT c.subject_id AS person_id, c.cohort_start_date, c.cohort_end_date, "
+        "DATE_DIFF('day', op.observation_period_start_date, c.cohort_start_date) AS days_from_obs_start, "
+        "DATE_DIFF('day', c.cohort_start_date, op.observation_period_end_date) AS days_to_obs_end, "
+        "DATE_DIFF('day', c.cohort_start_date, c.cohort_end_date) AS days_to_cohort_end "
+        f"FROM {results}.cohort c LEFT JOIN {cdm}.observation_period op ON op.person_id = c.subject_id "
+        "AND c.cohort_start_date >= op.observation_period_start_date "
+        "AND c.cohort_start_date <= op.observation_period_end_date "
+        f"WHERE c.cohort_definition_id = {int(target_id)}"
+    )
+    # The window ends at the end of observation (PLP truncates tarEnd at daysToObsEnd).
+    windowed = (
+        f"SELECT t.*, {start} AS tar_start, CASE WHEN {end} > t.days_to_obs_end THEN t.days_to_obs_end "
+        f"ELSE {end} END AS tar_end FROM ({target}) t"
+    )
+    days = "DATE_DIFF('day', w.cohort_start_date, o.cohort_start_date)"
+    inside = f"o.subject_id IS NOT NULL AND {days} >= w.tar_start AND {days} <= w.tar_end"
+    before = f"o.subject_id IS NOT NULL AND {days} > -{lookback} AND {days} < w.tar_start"
+    facts = (
+        "SELECT w.person_id, w.cohort_start_date, w.cohort_end_date, w.days_from_obs_start, w.days_to_obs_end, "
+        "w.tar_start, w.tar_end, "
+        f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END) AS outcome_count, "
+        f"MIN(CASE WHEN {inside} THEN {days} END) AS days_to_event, "
+        f"MAX(CASE WHEN {before} THEN 1 ELSE 0 END) AS prior_outcome "
+        f"FROM ({windowed}) w LEFT JOIN {results}.cohort o ON o.subject_id = w.person_id "
+        f"AND o.cohort_definition_id = {int(outcome_id)} "
+        "GROUP BY w.person_id, w.cohort_start_date, w.cohort_end_date, w.days_from_obs_start, w.days_to_obs_end, "
+        "w.tar_start, w.tar_end"
+    )
+    return [f"DROP TABLE IF EXISTS {_FACTS}", f"CREATE TEMPORARY TABLE {_FACTS} AS {facts}"]
+
+
+def study_population(wh: Warehouse, target_id: int, outcome_id: int, settings: Population) -> StudyPopulation:
+    """The study population of target cohort `target_id` for outcome cohort `outcome_id` under `settings`."""
+    for statement in population_sql(wh, target_id, outcome_id, settings):
+        wh.execute(statement)
+    facts = wh.fetch_arrow(f"SELECT * FROM {_FACTS} ORDER BY person_id, cohort_start_date, cohort_end_date")
+    wh.execute(f"DROP TABLE IF EXISTS {_FACTS}")
+    return _apply(target_id, outcome_id, facts, settings)
+
+
+def _int(table: pa.Table, name: str, fill: int = 0) -> npt.NDArray[np.int64]:
+    return np.asarray(table.column(name).fill_null(fill).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _apply(target_id: int, outcome_id: int, facts: pa.Table, s: Population) -> StudyPopulation:
+    person = _int(facts, "person_id")
+    count = _int(facts, "outcome_count")
+    keep = np.ones(facts.num_rows, dtype=bool)
+    steps: list[Attrition] = []
+
+    def record(description: str) -> None:
+        steps.append(
+            Attrition(description, int(keep.sum()), int(np.unique(person[keep]).size), int((count[keep] > 0).sum()))
+        )
+
+    record("Original cohorts")
+    observed = facts.column("days_to_obs_end").is_valid().to_numpy(zero_copy_only=False)
+    if not observed.all():
+        keep &= observed
+        record("Index date in an observation period")
+    if s.first_exposure_only:
+        first = np.ones_like(keep)
+        first[1:] = person[1:] != person[:-1]  # rows are in (person, start) order
+        keep &= first
+        record("First exposure only")
+    if s.washout_days > 0:
+        keep &= _int(facts, "days_from_obs_start") >= s.washout_days
+        record(f"At least {s.washout_days} days of prior observation")
+    if s.remove_prior_outcome:
+        keep &= _int(facts, "prior_outcome") == 0
+        record("No prior outcome")
+    tar_start, tar_end = _int(facts, "tar_start"), _int(facts, "tar_end")
+    time_at_risk = tar_end - tar_start + 1
+    if s.require_time_at_risk:
+        enough = time_at_risk >= s.min_time_at_risk_days
+        keep &= (enough | (count > 0)) if s.include_all_outcomes else enough
+        record(f"At least {s.min_time_at_risk_days} days at risk" + (" (or the outcome)" * s.include_all_outcomes))
+    index = np.nonzero(keep)[0]
+    kept = facts.take(pa.array(index))
+    rows = pa.table(
+        {
+            "person_id": kept.column("person_id").cast(pa.int64()),
+            "cohort_start_date": kept.column("cohort_start_date"),
+            "cohort_end_date": kept.column("cohort_end_date"),
+            "days_from_obs_start": pa.array(_int(kept, "days_from_obs_start")),
+            "tar_start": pa.array(tar_start[index]),
+            "tar_end": pa.array(tar_end[index]),
+            "time_at_risk": pa.array(time_at_risk[index]),
+            "outcome_count": pa.array(count[index]),
+            "days_to_event": kept.column("days_to_event").cast(pa.int64()),
+            "label": pa.array((count[index] > 0).astype(np.int8)),
+        }
+    )
+    return StudyPopulation(target_id, outcome_id, rows, tuple(steps))
