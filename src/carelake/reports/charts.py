@@ -1,0 +1,217 @@
+"""The charts of a prediction study, as plotly specs built from the tables that may leave the machine.
+
+Each takes a disclosed table (rows a small count withheld are empty and are skipped) and gives (traces, layout).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = [
+    "attrition_chart",
+    "calibration_chart",
+    "decision_chart",
+    "distribution_chart",
+    "importance_chart",
+    "pr_chart",
+    "roc_chart",
+    "subgroup_chart",
+]
+
+Chart = tuple[list[dict[str, Any]], dict[str, Any]]
+_GREY = {"color": "#9aa4ad", "dash": "dash", "width": 1}
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
+
+
+def _rows(table: pa.Table | None, evaluation: str = "Test") -> list[dict[str, Any]]:
+    if table is None:
+        return []
+    return [r for r in table.to_pylist() if r.get("evaluation", evaluation) == evaluation]
+
+
+def _axes(x: str, y: str, title: str, *, unit: bool = True) -> dict[str, Any]:
+    rng = {"range": [0, 1]} if unit else {}
+    return {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x}, **rng},
+        "yaxis": {"title": {"text": y}, **rng},
+        "legend": {"orientation": "h", "y": -0.2},
+    }
+
+
+def roc_chart(thresholds: pa.Table | None) -> Chart:
+    rows = [r for r in _rows(thresholds) if r["sensitivity"] is not None and r["specificity"] is not None]
+    pts = sorted({(1.0 - r["specificity"], r["sensitivity"]) for r in rows})
+    xs, ys = [0.0, *(p[0] for p in pts), 1.0], [0.0, *(p[1] for p in pts), 1.0]
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": "model", "line": {"shape": "hv"}},
+        {"type": "scatter", "mode": "lines", "x": [0, 1], "y": [0, 1], "name": "chance", "line": _GREY},
+    ]
+    return data, _axes("1 - specificity", "sensitivity", "ROC curve (test)")
+
+
+def pr_chart(thresholds: pa.Table | None) -> Chart:
+    rows = [r for r in _rows(thresholds) if r["sensitivity"] is not None and r["positivePredictiveValue"] is not None]
+    pts = sorted((r["sensitivity"], r["positivePredictiveValue"]) for r in rows)
+    data = [{"type": "scatter", "mode": "lines", "x": [p[0] for p in pts], "y": [p[1] for p in pts], "name": "model"}]
+    return data, _axes("recall (sensitivity)", "precision (PPV)", "Precision-recall (test)")
+
+
+def calibration_chart(strata: pa.Table | None, curve: pa.Table | None) -> Chart:
+    rows = [r for r in _rows(strata) if r["observedIncidence"] is not None]
+    smooth = _rows(curve)
+    top = max(
+        [
+            0.05,
+            *(r["averagePredictedProbability"] for r in rows),
+            *(r["observedIncidence"] for r in rows),
+            *(r["predicted"] for r in smooth),
+        ]
+    )
+    top = min(1.0, top * 1.1)
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "x": [0, top], "y": [0, top], "name": "ideal", "line": _GREY},
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "x": [r["averagePredictedProbability"] for r in rows],
+            "y": [r["observedIncidence"] for r in rows],
+            "name": "risk strata (observed vs mean predicted)",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [r["predicted"] for r in smooth],
+            "y": [r["observed"] for r in smooth],
+            "name": "LOWESS",
+        },
+    ]
+    layout = _axes("predicted risk", "observed risk", "Calibration (test)", unit=False)
+    layout["xaxis"]["range"] = layout["yaxis"]["range"] = [0, top]
+    return data, layout
+
+
+def decision_chart(curve: pa.Table | None) -> Chart:
+    rows = _rows(curve)
+    t = [r["threshold"] for r in rows]
+    nb = [_f(r["netBenefit"]) for r in rows]
+    low = min([0.0, *(v for v in nb if v is not None)])
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "x": t, "y": nb, "name": "model"},
+        {"type": "scatter", "mode": "lines", "x": t, "y": [_f(r["treatAll"]) for r in rows], "name": "treat all"},
+        {"type": "scatter", "mode": "lines", "x": t, "y": [0.0] * len(t), "name": "treat none", "line": _GREY},
+    ]
+    top = max([0.01, *(v for v in nb if v is not None)])
+    layout = _axes("threshold risk", "net benefit", "Decision curve (test)", unit=False)
+    layout["yaxis"]["range"] = [max(low, -top), top * 1.15]
+    return data, layout
+
+
+def distribution_chart(dist: pa.Table | None) -> Chart:
+    data: list[dict[str, Any]] = []
+    for r in _rows(dist):
+        if r["PersonCount"] is None:
+            continue
+        data.append(
+            {
+                "type": "box",
+                "name": "with outcome" if r["class"] == 1 else "without outcome",
+                "q1": [r["P25PredictedProbability"]],
+                "median": [r["MedianPredictedProbability"]],
+                "q3": [r["P75PredictedProbability"]],
+                "lowerfence": [r["P05PredictedProbability"]],
+                "upperfence": [r["P95PredictedProbability"]],
+                "mean": [r["averagePredictedProbability"]],
+                "x": ["with outcome" if r["class"] == 1 else "without outcome"],
+            }
+        )
+    layout = _axes(
+        "", "predicted risk (box: quartiles; whiskers: 5th-95th centile)", "Predicted risk by outcome", unit=False
+    )
+    layout["showlegend"] = False
+    return data, layout
+
+
+def subgroup_chart(subgroups: pa.Table | None, whole: float | None, metric: str = "AUROC") -> Chart:
+    rows = [r for r in _rows(subgroups) if r["metric"] == metric]
+    labels = [f"{r['subgroup']}: {r['level']}" for r in rows]
+    values = [_f(r["value"]) for r in rows]
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": labels,
+            "x": values,
+            "name": metric,
+            "text": [r["note"] or "" for r in rows],
+            "hoverinfo": "x+y+text",
+        }
+    ]
+    if whole is not None:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [whole, whole],
+                "y": [labels[0], labels[-1]] if labels else [],
+                "name": "whole test part",
+                "line": {"color": "#c0392b", "dash": "dot"},
+            }
+        )
+    layout = _axes(metric, "", f"{metric} by subgroup (test); empty bars: not estimable or withheld", unit=False)
+    if metric == "AUROC":
+        layout["xaxis"]["range"] = [0.5, 1.0]
+    layout["margin"] = {"l": 170, "r": 20, "t": 40, "b": 50}
+    layout["yaxis"]["autorange"] = "reversed"
+    return data, layout
+
+
+def _short(name: str, width: int = 90) -> str:
+    """A covariate's name for an axis: the concept first, then the analysis and window."""
+    head, sep, concept = name.partition(" relative to index: ")
+    label = f"{concept} ({head.replace(' during day', ',')})" if sep else name
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def importance_chart(importance: pa.Table | None, top: int = 20) -> Chart:
+    rows = importance.slice(0, top).to_pylist() if importance is not None else []
+    names = [_short(str(r["covariate_name"])) for r in rows]
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": names,
+            "x": [r["mean_abs_contribution"] for r in rows],
+            "name": "mean |contribution|",
+        }
+    ]
+    layout = _axes(
+        "mean absolute contribution to the log-odds (test persons)", "", f"Top {len(rows)} predictors", unit=False
+    )
+    layout["margin"] = {"l": 20, "r": 20, "t": 40, "b": 50}
+    layout["yaxis"]["automargin"] = True
+    layout["yaxis"]["autorange"] = "reversed"
+    return data, layout
+
+
+def attrition_chart(attrition: pa.Table, outcome: str) -> Chart:
+    rows = [r for r in attrition.to_pylist() if r.get("outcome") == outcome]
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": [r["description"] for r in rows],
+            "x": [r["uniquePeople"] for r in rows],
+            "name": "persons",
+        }
+    ]
+    layout = _axes("persons", "", f"Study population: {outcome}", unit=False)
+    layout["margin"] = {"l": 260, "r": 20, "t": 40, "b": 50}
+    layout["yaxis"]["autorange"] = "reversed"
+    return data, layout
