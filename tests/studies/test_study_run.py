@@ -24,6 +24,7 @@ from carelake.reports import publish
 from carelake.studies import load_study
 from carelake.studies.output import TABLE_COUNTS
 from carelake.studies.run import StudyRun, run_study
+from carelake.synth import synthesize
 from carelake.warehouse import connect
 from simulated import EXAMPLE, load_simulated
 
@@ -202,3 +203,38 @@ def test_report_draws_every_chart_in_chromium_offline(study: tuple[Any, StudyRun
         assert not errors
         assert all(u.startswith("file:") for u in requests), requests
         browser.close()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "carelake", *args], capture_output=True, text=True, check=False)
+
+
+def test_external_validation_and_predict_on_another_database(
+    study: tuple[Any, StudyRun, dict[str, Any], Path], tmp_path: Path
+) -> None:
+    out = study[3]
+    other = tmp_path / "other"
+    synthesize(2000, 9, other, "omop")
+    url = f"duckdb:///{tmp_path / 'other.duckdb'}"
+    load_simulated(connect(url), other).close()
+    model = out / "death-lasso_logistic" / "model"
+    ext = str(tmp_path / "ext")
+    done = _cli("-w", url, "study", "validate-external", "--model", str(model), "--out", ext, "--json")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    (a,) = got["analyses"]
+    assert a["evaluation"] == "Validation" and a["population"] == 2000 and a["test_auroc"] > 0.7
+    assert got["provenance"]["row_counts"]["person"] == 2000  # the validation database's, not the training one's
+    rows = _csv(tmp_path / "ext" / "death-lasso_logistic" / "evaluationStatistics.csv")
+    assert {r["evaluation"] for r in rows} == {"Validation"}
+    assert not (tmp_path / "ext" / "death-lasso_logistic" / "model").exists()
+    assert (tmp_path / "ext" / "report.html").is_file()
+
+    done = _cli("-w", url, "predict", "--model", str(model), "--person-id", "3", "--person-id", "11",
+                "--person-id", "987654321", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scores = json.loads(done.stdout)
+    assert [s["person_id"] for s in scores["scores"]] == [3, 11] and scores["not_in_cohort"] == [987654321]
+    assert all(0 < s["risk"] < 1 and len(s["top_contributions"]) <= 3 for s in scores["scores"])
+    bad = _cli("-w", url, "predict", "--model", str(tmp_path), "--json")
+    assert bad.returncode == 2 and "not a carelake model directory" in bad.stderr

@@ -65,6 +65,74 @@ def register(app: typer.Typer) -> None:
             return
         write_summary(results)
 
+    @study_app.command("validate-external")
+    def validate_external(
+        model: Path = typer.Option(..., "--model", help="A saved model folder (OUT/<analysis>/model of a study run)."),
+        out: Path = typer.Option(..., "--out", help="Folder for the validation's tables, results.json and report."),
+        min_cell_count: int | None = MIN_CELL_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Evaluate a saved model on this warehouse (external validation): the same tables and report."""
+        from carelake.models.artifact import load_model
+        from carelake.privacy.disclosure import disclosure_rule
+        from carelake.reports import publish
+        from carelake.studies.external import validate_external as run_validation
+
+        saved = load_model(model)
+        rule = disclosure_rule(min_cell_count_setting(min_cell_count))
+        with open_warehouse() as wh:
+            result = run_validation(wh, saved, progress=_stderr)
+        results = publish(result, out, rule)
+        if as_json:
+            print_json(results)
+            return
+        write_summary(results)
+
+    @app.command("predict")
+    def predict(
+        model: Path = typer.Option(..., "--model", help="A saved model folder (OUT/<analysis>/model of a study run)."),
+        cohort: int | None = typer.Option(None, "--cohort", help="Score this cohort's rows (default: the target)."),
+        person_ids: list[int] | None = typer.Option(None, "--person-id", help="Score these persons only (repeat)."),
+        output: Path | None = typer.Option(None, "--out", help="Also write the scores as CSV here."),
+        top: int = typer.Option(3, "--top", help="Largest contributions listed per person."),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Score persons with a saved model: a risk and the covariates that moved it most, per cohort entry."""
+        from carelake.models.artifact import load_model
+        from carelake.studies.external import score
+
+        saved = load_model(model)
+        with open_warehouse() as wh:
+            scores = score(wh, saved, cohort_id=cohort, person_ids=person_ids, top=top)
+        rows = scores.table.to_pylist()
+        if output is not None:
+            _write_scores(output, rows)
+        if as_json:
+            print_json({"model": str(model), "scored": len(rows), "not_in_cohort": scores.not_in_cohort,
+                        "missing_covariates": scores.missing_covariates, "scores": rows})  # fmt: skip
+            return
+        for r in rows[:50]:
+            why = ", ".join(f"{c['covariate_name'] or c['covariate_id']} ({c['contribution']:+.2f})"
+                            for c in r["top_contributions"])  # fmt: skip
+            sys.stdout.write(f"person {r['person_id']} at {r['cohort_start_date']}: risk {r['risk']:.4f}  {why}\n")
+        if len(rows) > 50:
+            sys.stdout.write(f"... {len(rows) - 50} more (use --out FILE.csv or --json)\n")
+        for p in scores.not_in_cohort:
+            sys.stderr.write(f"person {p}: not in the cohort scored, no risk given\n")
+        if scores.missing_covariates:
+            sys.stderr.write(f"{scores.missing_covariates} of the model's covariates never occur here (counted 0)\n")
+
+
+def _write_scores(path: Path, rows: list[dict[str, Any]]) -> None:
+    import csv
+    import json
+
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["person_id", "cohort_start_date", "risk", "top_contributions"])
+        for r in rows:
+            w.writerow([r["person_id"], r["cohort_start_date"], repr(r["risk"]), json.dumps(r["top_contributions"])])
+
 
 def _stderr(message: str) -> None:
     sys.stderr.write(f"study: {message}\n")
@@ -79,7 +147,8 @@ def write_summary(results: dict[str, Any]) -> None:
         low, high = a["test_auroc_95ci"]
         ci = "" if low is None else f" (95% CI {low:.3f}-{high:.3f})"
         sys.stdout.write(
-            f"{a['analysis']}: test AUROC {a['test_auroc']:.3f}{ci}, calibration slope {a['calibration_slope']:.2f}, "
+            f"{a['analysis']}: {a['evaluation'].lower()} AUROC {a['test_auroc']:.3f}{ci}, "
+            f"calibration slope {a['calibration_slope']:.2f}, "
             f"{a['population']} persons, {a['outcomes']} with the outcome\n"
         )
     sys.stdout.write(f"report: {results['report']}\n")

@@ -1,6 +1,7 @@
 """The charts of a prediction study, as plotly specs built from the tables that may leave the machine.
 
-Each takes a disclosed table (rows a small count withheld are empty and are skipped) and gives (traces, layout).
+Each takes a disclosed table of one evaluation part (test, or an external validation; rows a small count withheld
+are empty and are skipped) and gives (traces, layout).
 """
 
 from __future__ import annotations
@@ -29,10 +30,8 @@ def _f(v: Any) -> float | None:
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
 
 
-def _rows(table: pa.Table | None, evaluation: str = "Test") -> list[dict[str, Any]]:
-    if table is None:
-        return []
-    return [r for r in table.to_pylist() if r.get("evaluation", evaluation) == evaluation]
+def _rows(table: pa.Table | None) -> list[dict[str, Any]]:
+    return [] if table is None else list(table.to_pylist())
 
 
 def _axes(x: str, y: str, title: str, *, unit: bool = True) -> dict[str, Any]:
@@ -53,14 +52,14 @@ def roc_chart(thresholds: pa.Table | None) -> Chart:
         {"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": "model", "line": {"shape": "hv"}},
         {"type": "scatter", "mode": "lines", "x": [0, 1], "y": [0, 1], "name": "chance", "line": _GREY},
     ]
-    return data, _axes("1 - specificity", "sensitivity", "ROC curve (test)")
+    return data, _axes("1 - specificity", "sensitivity", "ROC curve")
 
 
 def pr_chart(thresholds: pa.Table | None) -> Chart:
     rows = [r for r in _rows(thresholds) if r["sensitivity"] is not None and r["positivePredictiveValue"] is not None]
     pts = sorted((r["sensitivity"], r["positivePredictiveValue"]) for r in rows)
     data = [{"type": "scatter", "mode": "lines", "x": [p[0] for p in pts], "y": [p[1] for p in pts], "name": "model"}]
-    return data, _axes("recall (sensitivity)", "precision (PPV)", "Precision-recall (test)")
+    return data, _axes("recall (sensitivity)", "precision (PPV)", "Precision-recall")
 
 
 def calibration_chart(strata: pa.Table | None, curve: pa.Table | None) -> Chart:
@@ -92,7 +91,7 @@ def calibration_chart(strata: pa.Table | None, curve: pa.Table | None) -> Chart:
             "name": "LOWESS",
         },
     ]
-    layout = _axes("predicted risk", "observed risk", "Calibration (test)", unit=False)
+    layout = _axes("predicted risk", "observed risk", "Calibration", unit=False)
     layout["xaxis"]["range"] = layout["yaxis"]["range"] = [0, top]
     return data, layout
 
@@ -108,7 +107,7 @@ def decision_chart(curve: pa.Table | None) -> Chart:
         {"type": "scatter", "mode": "lines", "x": t, "y": [0.0] * len(t), "name": "treat none", "line": _GREY},
     ]
     top = max([0.01, *(v for v in nb if v is not None)])
-    layout = _axes("threshold risk", "net benefit", "Decision curve (test)", unit=False)
+    layout = _axes("threshold risk", "net benefit", "Decision curve", unit=False)
     layout["yaxis"]["range"] = [max(low, -top), top * 1.15]
     return data, layout
 
@@ -160,11 +159,11 @@ def subgroup_chart(subgroups: pa.Table | None, whole: float | None, metric: str 
                 "mode": "lines",
                 "x": [whole, whole],
                 "y": [labels[0], labels[-1]] if labels else [],
-                "name": "whole test part",
+                "name": "all persons",
                 "line": {"color": "#c0392b", "dash": "dot"},
             }
         )
-    layout = _axes(metric, "", f"{metric} by subgroup (test); empty bars: not estimable or withheld", unit=False)
+    layout = _axes(metric, "", f"{metric} by subgroup; empty bars: not estimable or withheld", unit=False)
     if metric == "AUROC":
         layout["xaxis"]["range"] = [0.5, 1.0]
     layout["margin"] = {"l": 170, "r": 20, "t": 40, "b": 50}
@@ -191,9 +190,7 @@ def importance_chart(importance: pa.Table | None, top: int = 20) -> Chart:
             "name": "mean |contribution|",
         }
     ]
-    layout = _axes(
-        "mean absolute contribution to the log-odds (test persons)", "", f"Top {len(rows)} predictors", unit=False
-    )
+    layout = _axes("mean absolute contribution to the log-odds ", "", f"Top {len(rows)} predictors", unit=False)
     layout["margin"] = {"l": 20, "r": 20, "t": 40, "b": 50}
     layout["yaxis"]["automargin"] = True
     layout["yaxis"]["autorange"] = "reversed"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute
 
 from carelake.privacy.disclosure import DisclosureRule
 from carelake.reports import charts
@@ -104,6 +105,8 @@ def _analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
         f"persons (lowest log loss): {a.params}."
     )
     h = headline(a, rule)
+    t = {name: _part(table, a.primary) for name, table in t.items()}
+    page.paragraph(f"Charts on the {a.primary.lower()} persons.", "muted")
     thresholds = t.get("thresholdSummary")
     for (data, layout), label in (
         (charts.roc_chart(thresholds), "ROC curve"),
@@ -115,17 +118,17 @@ def _analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
     ):
         page.chart(data, layout, label=label)
     page.chart(*charts.importance_chart(t.get("covariateImportance")), label="top predictors", wide=True)
-    stats = t.get("evaluationStatistics")
+    stats = disclosed_tables(a, rule).get("evaluationStatistics")
     if stats is not None:
         by_metric: dict[str, dict[str, Any]] = {}
         for r in stats.to_pylist():
             by_metric.setdefault(r["metric"], {})[r["evaluation"]] = r["value"]
-        parts = ["Test", "Train", "CV"]
+        parts = [a.primary, "Train", "CV"] if a.primary == "Test" else [a.primary]
         page.heading("Evaluation statistics", 3)
         page.table(["metric", *parts], [[m, *(v.get(p) for p in parts)] for m, v in by_metric.items()])
     groups = t.get("subgroupStatistics")
     if groups is not None:
-        page.heading("Subgroups (test)", 3)
+        page.heading(f"Subgroups ({a.primary.lower()})", 3)
         keep = (
             "populationSize",
             "outcomeCount",
@@ -142,6 +145,12 @@ def _analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
                 if r["metric"] in keep
             ],
         )
+
+
+def _part(table: pa.Table, part: str) -> pa.Table:
+    if "evaluation" not in table.column_names:
+        return table
+    return table.filter(pa.compute.equal(table.column("evaluation"), part))
 
 
 def _model_card(page: Page, run: StudyRun, a: Analysis, rule: DisclosureRule) -> None:

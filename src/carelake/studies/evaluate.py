@@ -70,7 +70,8 @@ def _smooth_calibration(y: Array, p: Array, points: int = 100) -> pa.Table:
 
 
 def evaluate_parts(parts: list[PartData], settings: Evaluation, seed: int) -> tuple[dict[str, pa.Table], list[str]]:
-    """PLP's five tables, subgroups, the decision curve and the smoothed calibration, for each part; and notes."""
+    """PLP's five tables for each part; subgroups, the decision curve and the smoothed calibration for the first
+    (the part the report leads with); and notes on what was not estimable."""
     tables: dict[str, list[pa.Table]] = {}
     notes: list[str] = []
 
@@ -82,15 +83,16 @@ def evaluate_parts(parts: list[PartData], settings: Evaluation, seed: int) -> tu
             return
         tables.setdefault(name, []).append(_tagged(part, table))
 
+    primary = parts[0].name  # Test (development) or Validation (external): bootstrap, subgroups and curves
     for part in parts:
         y, p = part.y, part.p
-        resamples = settings.bootstrap if part.name == "Test" else 0
+        resamples = settings.bootstrap if part.name == primary else 0
         add("evaluationStatistics", part.name, evaluation_statistics, y, p, resamples=resamples, seed=seed)
         add("thresholdSummary", part.name, threshold_summary, y, p, settings.thresholds)
         add("calibrationSummary", part.name, calibration_summary, y, p, settings.calibration_strata)
         add("predictionDistribution", part.name, prediction_distribution, y, p)
         add("demographicSummary", part.name, demographic_summary, y, p, part.ages, part.sexes)
-        if part.name == "Test":
+        if part.name == primary:
             add("subgroupStatistics", part.name, subgroup_statistics, y, p, part.subgroups)
             add("decisionCurve", part.name, _decision_curve, y, p, settings)
             add("calibrationCurve", part.name, _smooth_calibration, y, p)

@@ -138,11 +138,12 @@ def headline(analysis: Analysis, rule: DisclosureRule) -> dict[str, Any]:
     values: dict[str, float | None] = {}
     if stats is not None:
         for r in stats.to_pylist():
-            if r["evaluation"] == "Test":
+            if r["evaluation"] == analysis.primary:
                 values[r["metric"]] = r["value"]
     pop = analysis.population.attrition[-1]
     return {
         "analysis": analysis.analysis_id,
+        "evaluation": analysis.primary,
         "outcome": analysis.outcome.name,
         "model": analysis.model_type,
         "params": analysis.params,
@@ -183,7 +184,7 @@ def write_study(run: StudyRun, out: Path, rule: DisclosureRule) -> dict[str, Any
         folder.mkdir(exist_ok=True)
         for name, table in disclosed_tables(analysis, rule).items():
             _write_csv(folder / f"{name}.csv", table)
-        if analysis.risk is not None:
+        if analysis.risk is not None and analysis.primary == "Test":  # a validation reuses a model; it makes none
             save_model(
                 folder / "model",
                 analysis.risk,

@@ -35,7 +35,19 @@ from carelake.studies.population import StudyPopulation, study_population
 from carelake.studies.split import TEST, TRAIN, split_rows
 from carelake.warehouse import Warehouse, quote
 
-__all__ = ["AGE_BANDS", "Analysis", "StudyRun", "run_study", "sex_label"]
+__all__ = [
+    "AGE_BANDS",
+    "Analysis",
+    "OutcomeData",
+    "StudyRun",
+    "importance_table",
+    "no_events",
+    "outcome_data",
+    "provenance",
+    "run_study",
+    "sex_label",
+    "target_persons",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +88,10 @@ class Analysis:
     importance: pa.Table | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    primary: str = "Test"  # the part the headline and charts show: Test, or Validation for an external one
 
-    def statistic(self, metric: str, evaluation: str = "Test") -> float | None:
+    def statistic(self, metric: str, evaluation: str | None = None) -> float | None:
+        evaluation = evaluation or self.primary
         table = self.tables.get("evaluationStatistics")
         if table is None:
             return None
@@ -141,7 +155,7 @@ def _matrix_rows(features: FeatureMatrix, population: StudyPopulation) -> npt.ND
     return np.array([keys[k] for k in want], dtype=np.int64)
 
 
-def _persons(wh: Warehouse, target_id: int) -> dict[int, tuple[int, int]]:
+def target_persons(wh: Warehouse, target_id: int) -> dict[int, tuple[int, int]]:
     """person_id -> (gender concept, year of birth) for the target cohort's persons."""
     cdm, results = quote(wh.cdm_schema), quote(wh.results_schema)
     got = wh.fetch_arrow(
@@ -207,7 +221,7 @@ def _subgroups(
     return out, notes
 
 
-def _importance(features: FeatureMatrix, risk: RiskModel, x_test: sp.csr_matrix, seed: int) -> pa.Table:
+def importance_table(features: FeatureMatrix, risk: RiskModel, x_test: sp.csr_matrix, seed: int) -> pa.Table:
     """Per covariate: the model's own importance and the mean absolute contribution on (a sample of) test persons."""
     rows = x_test.shape[0]
     if rows > _CONTRIBUTION_SAMPLE:
@@ -232,6 +246,42 @@ def _importance(features: FeatureMatrix, risk: RiskModel, x_test: sp.csr_matrix,
     return table.take(pa.array(order))
 
 
+@dataclass(frozen=True)
+class OutcomeData:
+    """One outcome's study population as arrays: covariate rows, labels, persons, index days, ages, sexes, the
+    subgroup levels, and notes on subgroups that could not be formed."""
+
+    x: sp.csr_matrix
+    y: npt.NDArray[np.float64]
+    person_id: npt.NDArray[np.int64]
+    index_day: npt.NDArray[np.int64]
+    ages: npt.NDArray[np.float64]
+    sexes: npt.NDArray[np.object_]
+    groups: dict[str, npt.NDArray[np.object_]]
+    notes: list[str]
+
+
+def outcome_data(
+    sf: StudyFile, features: FeatureMatrix, persons: dict[int, tuple[int, int]], population: StudyPopulation
+) -> OutcomeData:
+    x = features.matrix[_matrix_rows(features, population)]
+    pid = np.asarray(population.rows.column("person_id").to_numpy(), dtype=np.int64)
+    index_day = _days(population.rows.column("cohort_start_date"))
+    info = [persons.get(int(p), (0, 0)) for p in pid]
+    index_year = index_day.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
+    ages = np.array([yr - b if b else np.nan for yr, (_, b) in zip(index_year, info, strict=True)], float)
+    sexes = np.array([sex_label(g) for g, _ in info], dtype=object)
+    groups, notes = _subgroups(sf, features, x, ages, sexes)
+    return OutcomeData(x, population.labels, pid, index_day, ages, sexes, groups, notes)
+
+
+def no_events(outcome: StudyCohort, population: StudyPopulation) -> str:
+    return (
+        f"not estimable: the outcome {outcome.name!r} has no events in the study population "
+        f"({population.rows.num_rows} persons)"
+    )
+
+
 def run_study(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] | None = None) -> StudyRun:
     """Run every (outcome, model) of the study on `wh`."""
     say = progress or (lambda _m: None)
@@ -246,7 +296,7 @@ def run_study(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] |
     say("covariates")
     settings: CovariateSettings = covariate_settings(sf)
     features = extract(wh, target.cohort_id, settings)
-    persons = _persons(wh, target.cohort_id)
+    persons = target_persons(wh, target.cohort_id)
     seconds["covariates"] = time.perf_counter() - t0
     run = StudyRun(sf, cohorts, features, [], provenance(wh, sf), seconds)
     ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
@@ -255,26 +305,16 @@ def run_study(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] |
         say(f"population: {outcome.name}")
         population = study_population(wh, target.cohort_id, outcome.cohort_id, study.population)
         seconds[f"population {outcome.name}"] = time.perf_counter() - t0
-        rows = _matrix_rows(features, population)
-        x = features.matrix[rows]
-        y = population.labels
-        pid = population.rows.column("person_id").to_numpy()
-        index_day = _days(population.rows.column("cohort_start_date"))
-        parts = split_rows(pid, index_day, y, study.split)
-        info = [persons.get(int(p), (0, 0)) for p in pid]
-        index_year = index_day.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
-        ages = np.array([yr - b if b else np.nan for yr, (_, b) in zip(index_year, info, strict=True)], float)
-        sexes = np.array([sex_label(g) for g, _ in info], dtype=object)
-        groups, group_notes = _subgroups(sf, features, x, ages, sexes)
+        data = outcome_data(sf, features, persons, population)
+        x, y, pid, ages, sexes, groups = data.x, data.y, data.person_id, data.ages, data.sexes, data.groups
+        parts = split_rows(pid, data.index_day, y, study.split)
+        group_notes = data.notes
         run.notes += [n for n in group_notes if n not in run.notes]
         for spec in study.models:
             analysis = Analysis(f"{slug(outcome.name)}-{spec.type}", outcome, spec.type, population)
             run.analyses.append(analysis)
             if int(y.sum()) == 0:
-                analysis.notes.append(
-                    f"not estimable: the outcome {outcome.name!r} has no events in the study population "
-                    f"({population.rows.num_rows} persons)"
-                )
+                analysis.notes.append(no_events(outcome, population))
                 continue
             train, test = parts == TRAIN, parts == TEST
             t0 = time.perf_counter()
@@ -308,7 +348,7 @@ def run_study(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] |
             ]
             analysis.tables, notes = evaluate_parts(part_data, study.evaluation, study.split.seed)
             analysis.notes += notes
-            analysis.importance = _importance(features, risk, x[test], study.split.seed)
+            analysis.importance = importance_table(features, risk, x[test], study.split.seed)
             kind = np.where(test, "Test", np.where(train, "Train", "left out"))
             analysis.predictions = pa.table(
                 {
