@@ -1,6 +1,8 @@
 """The TRIPOD+AI checklist (Collins et al., BMJ 2024;385:e078378), each item answered from the run where it can be.
 
-The items (number, section, topic, what it asks, paraphrased) are in tripod_ai.json beside this module. An item the
+The items (number, section, topic, what it asks in our words, development D and/or evaluation E) are in
+tripod_ai.json beside this module, checked against the checklist table (Table 2 of the open-access paper, PMC11019967)
+as transcribed in several public repositories. An item the
 run knows (data source, eligibility, outcome and time horizon, predictors, sample size, missing data, split,
 models and tuning, measures, fairness, participant flow, performance with intervals, the model itself) gets its
 answer here; the rest (background, ethics, funding, interpretation, ...) are the author's, and say so.
