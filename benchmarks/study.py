@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-TRUTH = {"Heart-failure admission": "p_hf_hosp_1y", "Death": "p_death_1y"}
+# The truth column of each outcome name the benchmark's study files use.
+TRUTH = {"Heart-failure admission": "p_hf_hosp_1y", "Death": "p_death_1y", "CKD stage 4": "p_ckd4_3y"}
 
 
 def prepare(persons: int, seed: int, work: Path) -> tuple[Path, str]:
@@ -67,7 +68,7 @@ def main() -> None:
     from carelake.studies.run import run_study
     from carelake.warehouse import connect
 
-    out = a.work / f"study-out-{a.persons}"
+    out = a.work / f"study-out-{a.study.stem}-{a.persons}"
     start = time.perf_counter()
     marks: list[tuple[str, float]] = []
     wh = connect(url)
@@ -89,10 +90,13 @@ def main() -> None:
         if analysis.predictions is None:
             print(f"{analysis.analysis_id:<44} {'; '.join(analysis.notes)}")
             continue
-        rows = [r for r in analysis.predictions.to_pylist() if r["evaluation"] == "Test"]
+        column = TRUTH[analysis.outcome.name]
+        # The truth is defined where the simulator states it (CKD: diabetes and latent eGFR >= 30 at index).
+        rows = [r for r in analysis.predictions.to_pylist()
+                if r["evaluation"] == "Test" and np.isfinite(true[r["person_id"]][column])]  # fmt: skip
         y = np.array([r["outcome"] for r in rows], dtype=float)
         p = np.array([r["value"] for r in rows])
-        bayes = np.array([true[r["person_id"]][TRUTH[analysis.outcome.name]] for r in rows])
+        bayes = np.array([true[r["person_id"]][column] for r in rows])
         got, best = auroc(y, p), auroc(y, bayes)
         slope = recalibration(y, p).slope
         star = " *" if analysis in run.best else ""
