@@ -40,11 +40,23 @@ def test_load_then_info_json_reports_source_counts(tmp_path: Path, sample_dir: P
         assert data["tables"][f"cdm.{table}"] == n
 
 
-def test_demo_runs_on_embedded_duckdb(tmp_path: Path) -> None:
-    done = run("demo", cwd=tmp_path)
+def test_demo_runs_the_whole_path_on_embedded_duckdb(tmp_path: Path) -> None:
+    done = run("demo", "--persons", "3000", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "persons by gender: MALE 15, FEMALE 13" in done.stdout
-    assert (tmp_path / "carelake-demo.duckdb").exists()
+    data = json.loads(done.stdout)
+    assert data["persons"] == 3000 and (tmp_path / "carelake-demo.duckdb").exists()
+    assert data["quality"]["passed"] > 1000 and data["quality"]["errors"] == 0
+    assert data["cohorts"]["Observed on 2021-01-01"] > 2900 and data["cohorts"]["Death"] > 50
+    assert 0.75 < data["test_auroc"]["Death"] <= 1.0 and data["calibration_slope"]["Death"] > 0
+    index = tmp_path / data["report"]
+    page = index.read_text()
+    for name in ("quality", "characterization", "study"):
+        target = Path(data["pages"][name])
+        assert (tmp_path / target).is_file()
+        assert (tmp_path / target).relative_to(index.parent).as_posix() in page  # linked from the index
+    assert "demo: data quality checks" in done.stderr  # progress on stderr, the JSON alone on stdout
+    again = run("demo", "--persons", "10", cwd=tmp_path)
+    assert again.returncode == 2 and "at least 500" in again.stderr
 
 
 def test_bad_input_exits_2_with_one_line_and_hint(tmp_path: Path) -> None:

@@ -1,60 +1,161 @@
-"""The main job, end to end on the bundled sample: create a warehouse, load it, summarise what is there."""
+"""The main job, end to end on embedded DuckDB: the whole path from health records to a prediction report.
+
+simulate persons with known truth → FHIR Bulk NDJSON → `load fhir` (stage and harmonize to OMOP, with the
+simulator's vocabulary) → data quality (DataQualityDashboard checks, dashboard) → the example study's cohorts →
+characterization of the target cohort → the example prediction study (models, evaluation, report) → one index
+page linking the three pages. The study file and cohort JSON it runs ship in carelake/data/example_study: the
+example a user copies.
+"""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from carelake.omop.info import WarehouseInfo, describe
-from carelake.omop.loader import LoadReport, Progress, load_files
-from carelake.warehouse import Warehouse, quote
+import carelake
+from carelake.characterize import TimeAtRisk, characterize, write_outputs
+from carelake.harmonize.load import load_fhir
+from carelake.omop.vocabulary import load_vocabulary
+from carelake.privacy.disclosure import DisclosureRule
+from carelake.quality.report import run_quality
+from carelake.reports import Page, publish
+from carelake.studies import load_study
+from carelake.studies.run import run_study
+from carelake.synth import synthesize
+from carelake.warehouse import Warehouse
 
-__all__ = ["DemoResult", "run_demo", "sample_path"]
+__all__ = ["DEMO_PERSONS", "EXAMPLE_STUDY", "DemoResult", "run_demo"]
 
-
-def sample_path(stack: ExitStack) -> Path:
-    """The bundled Synthea27Nj CSV folder, as a real path for as long as `stack` is open."""
-    return stack.enter_context(resources.as_file(resources.files("carelake").joinpath("data/synthea27nj")))
+EXAMPLE_STUDY = Path(carelake.__file__).parent / "data" / "example_study" / "study.yaml"
+VOCABULARY = Path(carelake.__file__).parent / "synth" / "vocabulary"
+DEMO_PERSONS = 20_000
 
 
 @dataclass
 class DemoResult:
-    load: LoadReport
-    info: WarehouseInfo
-    persons_by_gender: dict[str, int] = field(default_factory=dict)
-    top_conditions: list[tuple[str, int]] = field(default_factory=list)
+    """The headline of a demo run, and where its pages are."""
 
-    def to_dict(self) -> dict[str, object]:
+    persons: int
+    quality: dict[str, int]
+    cohorts: dict[str, int | None]
+    analyses: list[dict[str, Any]]
+    pages: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        best = [a for a in self.analyses if a.get("best")]
         return {
-            "load": self.load.to_dict(),
-            "info": self.info.to_dict(),
-            "persons_by_gender": self.persons_by_gender,
-            "top_conditions": [{"condition": c, "persons": n} for c, n in self.top_conditions],
+            "persons": self.persons,
+            "quality": self.quality,
+            "cohorts": self.cohorts,
+            "test_auroc": {a["outcome"]: a["test_auroc"] for a in best},
+            "calibration_slope": {a["outcome"]: a["calibration_slope"] for a in best},
+            "analyses": self.analyses,
+            "report": self.pages["index"],
+            "pages": self.pages,
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
         }
 
 
-def run_demo(wh: Warehouse, *, progress: Progress | None = None) -> DemoResult:
-    """Load the sample (replacing what the demo loaded before) and compute a first look at it."""
-    with ExitStack() as stack:
-        report = load_files(wh, [sample_path(stack)], mode="replace", progress=progress)
-    cdm = quote(wh.cdm_schema)
-    genders = wh.fetch_arrow(
-        # 8507/8532 are OMOP's fixed MALE/FEMALE concepts; a vocabulary subset may lack their rows.
-        f"SELECT COALESCE(c.concept_name, CASE p.gender_concept_id WHEN 8507 THEN 'MALE' WHEN 8532 THEN 'FEMALE' "
-        f"ELSE 'concept ' || CAST(p.gender_concept_id AS VARCHAR) END) AS gender, "
-        f"COUNT(*) AS n FROM {cdm}.person p LEFT JOIN {cdm}.concept c ON c.concept_id = p.gender_concept_id "
-        f"GROUP BY 1 ORDER BY 2 DESC, 1"
-    ).to_pylist()
-    conditions = wh.fetch_arrow(
-        f"SELECT c.concept_name AS name, COUNT(DISTINCT o.person_id) AS n "
-        f"FROM {cdm}.condition_occurrence o JOIN {cdm}.concept c ON c.concept_id = o.condition_concept_id "
-        f"GROUP BY c.concept_name ORDER BY n DESC, name LIMIT 5"
-    ).to_pylist()
-    return DemoResult(
-        load=report,
-        info=describe(wh),
-        persons_by_gender={str(r["gender"]): int(r["n"]) for r in genders},
-        top_conditions=[(str(r["name"]), int(r["n"])) for r in conditions],
+def _index(out: Path, result: DemoResult, rule: DisclosureRule) -> Path:
+    page = Page("carelake demo: from health records to a prediction report",
+                f"{result.persons:,} simulated persons (known truth), as FHIR, harmonized to OMOP CDM 5.4 on "
+                f"embedded DuckDB; counts below {rule.min_cell_count} are withheld.")  # fmt: skip
+    links = [
+        (result.pages["quality"], "Data quality dashboard", "DataQualityDashboard checks on the harmonized CDM"),
+        (result.pages["characterization"], "Characterization", "Table 1, incidence and Kaplan-Meier of death"),
+        (result.pages["study"], "Prediction study report", "models, evaluation, model card, TRIPOD+AI"),
+    ]
+    items = "".join(
+        f'<li><a href="{Path(href).relative_to(out).as_posix()}">{title}</a>: {text}</li>'
+        for href, title, text in links
     )
+    page.raw(f"<ul>{items}</ul>")
+    q = result.quality
+    page.heading("Data quality")
+    page.table(["checks", "passed", "failed", "not applicable"],
+               [[q.get("total"), q.get("passed"), q.get("failed"), q.get("not_applicable")]])  # fmt: skip
+    page.heading("Cohorts")
+    page.table(["cohort", "persons"], [[k, v] for k, v in result.cohorts.items()])
+    page.heading("Prediction")
+    page.table(["outcome", "model", "test AUROC", "calibration slope", "best"],
+               [[a["outcome"], a["model"], a["test_auroc"], a["calibration_slope"], bool(a.get("best"))]
+                for a in result.analyses])  # fmt: skip
+    page.heading("Time")
+    page.table(["stage", "seconds"], [[k, round(v, 1)] for k, v in result.seconds.items()])
+    return page.write(out / "index.html")
+
+
+def run_demo(
+    wh: Warehouse,
+    out: Path,
+    *,
+    persons: int = DEMO_PERSONS,
+    seed: int = 1,
+    rule: DisclosureRule | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Run the whole path into `wh` (replacing what a demo loaded before) and write the pages under `out`."""
+    say = progress or (lambda _m: None)
+    rule = rule or DisclosureRule()
+    seconds: dict[str, float] = {}
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+    def stage(name: str, started: float) -> None:
+        seconds[name] = time.perf_counter() - started
+
+    t = time.perf_counter()
+    say(f"simulating {persons:,} persons as FHIR Bulk NDJSON")
+    synthesize(persons, seed, out / "data", "fhir")
+    stage("simulate", t)
+    t = time.perf_counter()
+    say("loading the vocabulary and the FHIR resources (harmonize to OMOP)")
+    load_vocabulary(wh, sorted(VOCABULARY.glob("*.csv.gz")), mode="replace")
+    load_fhir(wh, [out / "data" / "fhir"])
+    stage("load fhir", t)
+    t = time.perf_counter()
+    say("data quality checks")
+    quality = run_quality(wh, out / "quality", min_cell_count=rule)
+    stage("quality", t)
+    t = time.perf_counter()
+    say("prediction study: cohorts, population, covariates, models, evaluation")
+    run = run_study(wh, load_study(EXAMPLE_STUDY), progress=lambda m: say(f"study: {m}"))
+    stage("study", t)
+    t = time.perf_counter()
+    say("characterization and pages")
+    target = run.cohorts[0]
+    death = next(c for c in run.cohorts if c.name == "Death")
+    chars = characterize(wh, [target.cohort_id], outcome_id=death.cohort_id, tar=TimeAtRisk(0, 364),
+                         min_cell_count=rule)  # fmt: skip
+    char_paths = write_outputs(chars, out / "characterization")
+    results = publish(run, out / "study", rule)
+    counts = quality.run.counts()
+    best = set(results["best"])
+    result = DemoResult(
+        persons=persons,
+        quality={
+            "total": len(quality.run.results),
+            "passed": counts.get("passed", 0),
+            "failed": counts.get("failed", 0),
+            "errors": counts.get("error", 0),
+            "not_applicable": counts.get("not applicable", 0),
+        },
+        cohorts={c["name"]: c["persons"] for c in results["cohorts"]},
+        analyses=[a | {"best": a["analysis"] in best} for a in results["analyses"]],
+        pages={
+            "quality": str(quality.dashboard_path),
+            "characterization": str(char_paths["html"]),
+            "study": str(results["report"]),
+            "index": str(out / "index.html"),
+        },
+        seconds=seconds,
+    )
+    stage("pages", t)
+    _index(out, result, rule)
+    return result

@@ -13,6 +13,7 @@ from carelake.cli._state import JSON_OPTION as _JSON
 from carelake.cli._state import open_warehouse, progress_bar, warehouse_url
 from carelake.cli._state import out as _out
 from carelake.cli._state import print_json as _print_json
+from carelake.errors import UserError
 
 if TYPE_CHECKING:
     from carelake.omop.info import WarehouseInfo
@@ -168,23 +169,35 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
         _load(load_vocabulary, "loading vocabulary", paths, mode, on_error, rejects, as_json, strict)
 
     @app.command()
-    def demo(as_json: bool = _JSON) -> None:
-        """Load the bundled 28-person sample into an embedded DuckDB warehouse and summarise it."""
+    def demo(
+        persons: int = typer.Option(20_000, "--persons", help="Simulated persons (known truth)."),
+        out: Path = typer.Option(Path("carelake-demo"), "--out", help="Folder for the data and the pages."),
+        as_json: bool = _JSON,
+    ) -> None:
+        """The whole path on embedded DuckDB: simulate, FHIR, harmonize, quality, cohorts, a prediction study."""
+        import sys
+
         from carelake.demo import run_demo
 
+        def _say(message: str) -> None:
+            sys.stderr.write(f"demo: {message}\n")
+
         default = "duckdb:///carelake-demo.duckdb"
-        with open_warehouse(default) as wh, progress_bar("loading sample") as progress:
-            result = run_demo(wh, progress=progress)
+        if persons < 500:
+            raise UserError(f"--persons {persons}: the study needs at least 500", hint="the default is 20000")
+        with open_warehouse(default) as wh:
+            result = run_demo(wh, out, persons=persons, progress=_say)
+        data = result.to_dict()
         if as_json:
-            _print_json(result.to_dict())
+            _print_json(data)
             return
-        _out(
-            f"Loaded the Synthea27Nj sample into {warehouse_url(default)}: "
-            f"{result.load.loaded:,} rows from {sum(1 for f in result.load.files if f.status == 'loaded')} files."
-        )
-        _print_info(result.info)
-        _out("persons by gender: " + ", ".join(f"{g} {n}" for g, n in result.persons_by_gender.items()))
-        _out("most common conditions (persons):")
-        for name, n in result.top_conditions:
-            _out(f"  {n:>3}  {name}")
-        _out("next: carelake --warehouse " + warehouse_url(default) + " info")
+        q = data["quality"]
+        _out(f"{persons:,} simulated persons, harmonized from FHIR into {warehouse_url(default)}")
+        _out(f"data quality: {q['passed']:,} checks passed, {q['failed']:,} failed, {q['errors']:,} errors")
+        _out("cohorts: " + ", ".join(f"{k} {v:,}" if v is not None else f"{k} <5" for k, v in data["cohorts"].items()))
+        for a in data["analyses"]:
+            if a["test_auroc"] is not None:
+                star = " (best)" if a["best"] else ""
+                _out(f"  {a['outcome']}, {a['model']}{star}: test AUROC {a['test_auroc']:.3f}, "
+                     f"calibration slope {a['calibration_slope']:.2f}")  # fmt: skip
+        _out(f"report: {data['report']}")

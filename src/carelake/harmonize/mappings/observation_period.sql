@@ -1,4 +1,4 @@
--- One observation period per person, from the first to the last clinical event written for them.
+-- One observation period per person, from the first to the last clinical event written for them, or to death.
 INSERT INTO {cdm}.observation_period (
   observation_period_id, person_id, observation_period_start_date, observation_period_end_date,
   period_type_concept_id
@@ -19,6 +19,10 @@ FROM (
   SELECT person_id, drug_exposure_start_date, drug_exposure_end_date FROM {cdm}.drug_exposure
   UNION ALL
   SELECT person_id, device_exposure_start_date, device_exposure_start_date FROM {cdm}.device_exposure
+  UNION ALL
+  -- A recorded death ends the person's follow-up: without it, a death after the last visit falls outside
+  -- observation, and cohorts and time at risk (which live inside observation) would never see it.
+  SELECT person_id, death_date, death_date FROM {cdm}.death
 ) AS e
 JOIN {map} AS m ON m.kind = 'observation_period' AND m.source_id = CAST(e.person_id AS VARCHAR)
 WHERE e.person_id IN (SELECT omop_id FROM {stage}.persons_in_load)
