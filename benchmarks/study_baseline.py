@@ -38,7 +38,7 @@ EVENTS = {
 
 
 def read(omop: Path, table: str, columns: list[str]) -> pd.DataFrame:
-    frame = pd.read_csv(omop / f"{table}.csv.gz", usecols=columns)
+    frame = pd.read_csv(omop / f"{table.upper()}.csv.gz", usecols=columns)
     for c in columns:
         if c.endswith("_date"):
             frame[c] = pd.to_datetime(frame[c])
