@@ -15,7 +15,7 @@ from carelake.studies.file import StudyFile
 from carelake.studies.spec import CohortRef
 from carelake.warehouse import Warehouse, quote
 
-__all__ = ["StudyCohort", "file_cohort_id", "prepare_cohorts"]
+__all__ = ["StudyCohort", "cohort_name", "file_cohort_id", "prepare_cohorts"]
 
 _BASE = 1_000_000_000
 
@@ -36,7 +36,8 @@ def file_cohort_id(text: str) -> int:
     return _BASE + zlib.crc32(text.encode("utf-8")) % _BASE
 
 
-def _name(ref: CohortRef, fallback: str) -> str:
+def cohort_name(ref: CohortRef, fallback: str) -> str:
+    """The name a study cohort goes by: its `name:`, else its file's stem, else `fallback`."""
     if ref.name:
         return ref.name
     if ref.cohort:
@@ -90,5 +91,5 @@ def prepare_cohorts(wh: Warehouse, sf: StudyFile) -> list[StudyCohort]:
                 f"{sf.path}:{sf.line('target') or 1}: target: the target cohort has no persons in this warehouse",
                 hint="check the cohort definition against the data loaded (carelake cohort generate shows attrition)",
             )
-        out.append(StudyCohort(role, _name(ref, f"cohort {cid}"), int(cid), rows, persons, ids[int(cid)][1]))
+        out.append(StudyCohort(role, cohort_name(ref, f"cohort {cid}"), int(cid), rows, persons, ids[int(cid)][1]))
     return out

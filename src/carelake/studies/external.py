@@ -19,7 +19,7 @@ from carelake.errors import ConfigError
 from carelake.features import FeatureMatrix, extract
 from carelake.models.artifact import SavedModel
 from carelake.models.risk import align
-from carelake.studies.cohorts import StudyCohort, prepare_cohorts
+from carelake.studies.cohorts import StudyCohort, cohort_name, prepare_cohorts
 from carelake.studies.evaluate import PartData, evaluate_parts
 from carelake.studies.file import StudyFile, covariate_settings, load_study
 from carelake.studies.population import study_population
@@ -29,8 +29,8 @@ from carelake.studies.run import (
     importance_table,
     no_events,
     outcome_data,
+    prepare,
     provenance,
-    target_persons,
 )
 from carelake.warehouse import Warehouse, quote
 
@@ -119,24 +119,16 @@ def validate_external(wh: Warehouse, saved: SavedModel, *, progress: Callable[[s
     sf = _study(saved)
     study = sf.study
     seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    say("cohorts")
-    cohorts = prepare_cohorts(wh, sf)
-    target = cohorts[0]
     name = saved.meta.get("outcome")
-    outcome: StudyCohort | None = next((c for c in cohorts[1:] if c.name == name), None)
-    if outcome is None:
+    names = [cohort_name(o, f"cohort {o.cohort_id}") for o in study.outcomes]
+    if name not in names:
         raise ConfigError(
-            f"{saved.path}: the model's outcome {name!r} is not among the study file's outcomes "
-            f"({', '.join(c.name for c in cohorts[1:])})",
+            f"{saved.path}: the model's outcome {name!r} is not among the study file's outcomes ({', '.join(names)})",
             hint="the model folder's study.yaml and model.json must come from the same study run",
         )
-    seconds["cohorts"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    say("covariates")
-    features = extract(wh, target.cohort_id, covariate_settings(sf))
-    persons = target_persons(wh, target.cohort_id)
-    seconds["covariates"] = time.perf_counter() - t0
+    cohorts, features, persons = prepare(wh, sf, say, seconds)
+    target = cohorts[0]
+    outcome: StudyCohort = next(c for c in cohorts[1:] if c.name == name)
     run = StudyRun(sf, [target, outcome], features, [], provenance(wh, sf), seconds)
     population = study_population(wh, target.cohort_id, outcome.cohort_id, study.population)
     data = outcome_data(sf, features, persons, population)

@@ -43,6 +43,7 @@ __all__ = [
     "importance_table",
     "no_events",
     "outcome_data",
+    "prepare",
     "provenance",
     "run_study",
     "sex_label",
@@ -282,22 +283,30 @@ def no_events(outcome: StudyCohort, population: StudyPopulation) -> str:
     )
 
 
+def prepare(
+    wh: Warehouse, sf: StudyFile, say: Callable[[str], None], seconds: dict[str, float]
+) -> tuple[list[StudyCohort], FeatureMatrix, dict[int, tuple[int, int]]]:
+    """The study's cohorts, the target cohort's covariates and its persons' sex and birth year, timed."""
+    t0 = time.perf_counter()
+    say("cohorts")
+    cohorts = prepare_cohorts(wh, sf)
+    seconds["cohorts"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say("covariates")
+    settings: CovariateSettings = covariate_settings(sf)
+    features = extract(wh, cohorts[0].cohort_id, settings)
+    persons = target_persons(wh, cohorts[0].cohort_id)
+    seconds["covariates"] = time.perf_counter() - t0
+    return cohorts, features, persons
+
+
 def run_study(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] | None = None) -> StudyRun:
     """Run every (outcome, model) of the study on `wh`."""
     say = progress or (lambda _m: None)
     study = sf.study
     seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    say("cohorts")
-    cohorts = prepare_cohorts(wh, sf)
+    cohorts, features, persons = prepare(wh, sf, say, seconds)
     target = cohorts[0]
-    seconds["cohorts"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    say("covariates")
-    settings: CovariateSettings = covariate_settings(sf)
-    features = extract(wh, target.cohort_id, settings)
-    persons = target_persons(wh, target.cohort_id)
-    seconds["covariates"] = time.perf_counter() - t0
     run = StudyRun(sf, cohorts, features, [], provenance(wh, sf), seconds)
     ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
     for outcome in cohorts[1:]:
