@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from carelake.cli._state import JSON_OPTION, MIN_CELL_OPTION, open_warehouse, print_json
 from carelake.cli._state import min_cell_count as min_cell_count_setting
+
+if TYPE_CHECKING:
+    from carelake.privacy.disclosure import DisclosureRule
+    from carelake.studies.run import StudyRun
 
 __all__ = ["register", "write_summary"]
 
@@ -48,7 +52,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a prediction study on the warehouse: cohorts, population, covariates, models, evaluation, report."""
         from carelake.privacy.disclosure import disclosure_rule
-        from carelake.reports import publish
         from carelake.studies import StudyError, check_references, load_study
         from carelake.studies.run import run_study
 
@@ -59,11 +62,7 @@ def register(app: typer.Typer) -> None:
         rule = disclosure_rule(min_cell_count_setting(min_cell_count))
         with open_warehouse() as wh:
             result = run_study(wh, sf, progress=_stderr)
-        results = publish(result, out, rule)
-        if as_json:
-            print_json(results)
-            return
-        write_summary(results)
+        _publish(result, out, rule, as_json)
 
     @study_app.command("validate-external")
     def validate_external(
@@ -75,18 +74,13 @@ def register(app: typer.Typer) -> None:
         """Evaluate a saved model on this warehouse (external validation): the same tables and report."""
         from carelake.models.artifact import load_model
         from carelake.privacy.disclosure import disclosure_rule
-        from carelake.reports import publish
         from carelake.studies.external import validate_external as run_validation
 
         saved = load_model(model)
         rule = disclosure_rule(min_cell_count_setting(min_cell_count))
         with open_warehouse() as wh:
             result = run_validation(wh, saved, progress=_stderr)
-        results = publish(result, out, rule)
-        if as_json:
-            print_json(results)
-            return
-        write_summary(results)
+        _publish(result, out, rule, as_json)
 
     @app.command("predict")
     def predict(
@@ -121,6 +115,17 @@ def register(app: typer.Typer) -> None:
             sys.stderr.write(f"person {p}: not in the cohort scored, no risk given\n")
         if scores.missing_covariates:
             sys.stderr.write(f"{scores.missing_covariates} of the model's covariates never occur here (counted 0)\n")
+
+
+def _publish(result: StudyRun, out: Path, rule: DisclosureRule, as_json: bool) -> None:
+    """Write a run's tables and report, then print its results (JSON) or its headline (people)."""
+    from carelake.reports import publish
+
+    results = publish(result, out, rule)
+    if as_json:
+        print_json(results)
+        return
+    write_summary(results)
 
 
 def _write_scores(path: Path, rows: list[dict[str, Any]]) -> None:

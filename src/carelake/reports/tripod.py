@@ -38,7 +38,7 @@ def items() -> list[dict[str, str]]:
     return data
 
 
-def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, Callable[[], str]]:
+def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, str]:
     study = run.study_file.study
     prov = run.provenance
     pop = study.population
@@ -124,7 +124,7 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, Callable[[], str]
         "model": "saved per analysis in <analysis>/model: coefficients (JSON) or LightGBM text, covariate reference",
         "subgroups": "see the subgroup chart and table per analysis",
     }
-    by_key: dict[str, Callable[[], str]] = {
+    computed: dict[str, Callable[[], str]] = {
         "data_source": data_source,
         "dates": dates,
         "eligibility": eligibility,
@@ -136,9 +136,7 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, Callable[[], str]
         "flow": flow,
         "performance": performance,
     }
-    for key, text in fixed.items():
-        by_key[key] = lambda text=text: text  # type: ignore[misc]
-    return by_key
+    return fixed | {key: answer() for key, answer in computed.items()}
 
 
 def checklist(run: StudyRun, rule: DisclosureRule) -> list[Item]:
@@ -147,6 +145,6 @@ def checklist(run: StudyRun, rule: DisclosureRule) -> list[Item]:
     out = []
     for entry in items():
         key: Any = entry.get("from_run")
-        answer = answers[key]() if key in answers else None
+        answer = answers.get(key) if key else None
         out.append(Item(entry["item"], entry["section"], entry["topic"], entry["asks"], answer))
     return out

@@ -134,10 +134,10 @@ def _number(value: float | None) -> float | None:
 
 def headline(analysis: Analysis, rule: DisclosureRule) -> dict[str, Any]:
     """The figures a reader looks at first, from the disclosed evaluation table."""
-    stats = disclosed_tables(analysis, rule).get("evaluationStatistics")
+    raw = analysis.tables.get("evaluationStatistics")
     values: dict[str, float | None] = {}
-    if stats is not None:
-        for r in stats.to_pylist():
+    if raw is not None:  # only this table is needed: suppress it alone, not every table of the analysis
+        for r in _suppress_long(raw, _LONG["evaluationStatistics"], rule).to_pylist():
             if r["evaluation"] == analysis.primary:
                 values[r["metric"]] = r["value"]
     pop = analysis.population.attrition[-1]

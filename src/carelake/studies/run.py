@@ -27,7 +27,7 @@ import carelake
 from carelake.evaluation import NotEstimable
 from carelake.features import CovariateSettings, FeatureMatrix, extract
 from carelake.models import CvResult, fit_with_cv
-from carelake.models.risk import RiskModel, risk_model
+from carelake.models.risk import LinearRisk, RiskModel, risk_model
 from carelake.studies.cohorts import StudyCohort, prepare_cohorts
 from carelake.studies.evaluate import PartData, evaluate_parts
 from carelake.studies.file import StudyFile, covariate_settings
@@ -237,7 +237,7 @@ def importance_table(features: FeatureMatrix, risk: RiskModel, x_test: sp.csr_ma
             "covariate_name": ref.column("covariate_name"),
             "importance": pa.array(risk.importance()),
             "coefficient": pa.array(
-                risk.coefficients if hasattr(risk, "coefficients") else [None] * ref.num_rows, pa.float64()
+                risk.coefficients if isinstance(risk, LinearRisk) else [None] * ref.num_rows, pa.float64()
             ),
             "mean_abs_contribution": pa.array(mean_abs),
         }
