@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from browser import CHROMIUM, drawn_offline
 from sample_counts import SAMPLE_COUNTS
 
 
@@ -55,6 +56,9 @@ def test_demo_runs_the_whole_path_on_embedded_duckdb(tmp_path: Path) -> None:
         assert (tmp_path / target).is_file()
         assert (tmp_path / target).relative_to(index.parent).as_posix() in page  # linked from the index
     assert "demo: data quality checks" in done.stderr  # progress on stderr, the JSON alone on stdout
+    if CHROMIUM.exists():  # the index and the dashboard with every chart drawn (3,000 persons fill all eight)
+        drawn_offline(index, 0)
+        drawn_offline(tmp_path / data["pages"]["quality"], 8)
     again = run("demo", "--persons", "10", cwd=tmp_path)
     assert again.returncode == 2 and "at least 500" in again.stderr
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import carelake
-from carelake.characterize import TimeAtRisk, characterize, write_outputs
+from carelake.characterize import TimeAtRisk, characterize
 from carelake.harmonize.load import load_fhir
 from carelake.omop.vocabulary import load_vocabulary
 from carelake.privacy.disclosure import DisclosureRule
 from carelake.quality.report import run_quality
-from carelake.reports import Page, publish
+from carelake.reports import Page, publish, write_characterization, write_dashboard
 from carelake.studies import load_study
 from carelake.studies.run import run_study
 from carelake.synth import synthesize
@@ -133,7 +133,7 @@ def run_demo(
     death = next(c for c in run.cohorts if c.name == "Death")
     chars = characterize(wh, [target.cohort_id], outcome_id=death.cohort_id, tar=TimeAtRisk(0, 364),
                          min_cell_count=rule)  # fmt: skip
-    char_paths = write_outputs(chars, out / "characterization")
+    char_paths = write_characterization(chars, out / "characterization")
     results = publish(run, out / "study", rule)
     counts = quality.run.counts()
     best = set(results["best"])
@@ -149,7 +149,7 @@ def run_demo(
         cohorts={c["name"]: c["persons"] for c in results["cohorts"]},
         analyses=[a | {"best": a["analysis"] in best} for a in results["analyses"]],
         pages={
-            "quality": str(quality.dashboard_path),
+            "quality": str(write_dashboard(quality)),
             "characterization": str(char_paths["html"]),
             "study": str(results["report"]),
             "index": str(out / "index.html"),

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
+from browser import drawn_offline, needs_chromium
 from carelake.errors import ConfigError
 from carelake.evaluation import auroc
 from carelake.models.artifact import load_model
@@ -175,34 +176,12 @@ def test_cli_study_run_refuses_a_missing_cohort(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="browser test needs Debian's chromium at /usr/bin/chromium")
+@needs_chromium
 def test_report_draws_every_chart_in_chromium_offline(study: tuple[Any, StudyRun, dict[str, Any], Path]) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev dependency) is not installed")
-    page_path = study[3] / "report.html"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        page = browser.new_page()
-        errors: list[str] = []
-        requests: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_path.as_uri())
-        charts = page.locator("[data-chart]")
-        assert charts.count() == 30
-        page.wait_for_function(
-            "document.querySelectorAll('[data-drawn=yes]').length === document.querySelectorAll('[data-chart]').length",
-            timeout=60_000,
-        )
-        for i in range(charts.count()):  # plotly drew an SVG with at least one trace in each
-            assert charts.nth(i).locator("svg.main-svg").count() >= 1
-            assert charts.nth(i).locator("g.trace, g.bars, g.boxlayer path").count() >= 1, i
+    def tripod(page: Any) -> None:
         assert page.locator("#tripod").count() == 1
-        assert not errors
-        assert all(u.startswith("file:") for u in requests), requests
-        browser.close()
+
+    drawn_offline(study[3] / "report.html", 30, tripod)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,13 +1,14 @@
 """Cohort characterization: Table 1, standardized differences, incidence rates and Kaplan-Meier curves.
 
 Aggregation runs as SQL in the warehouse; numpy/scipy finish the small arithmetic (exact Poisson intervals,
-Greenwood bands). Exports (JSON, CSV, HTML with inline SVG) hide counts below the minimum cell count.
+Greenwood bands). Exports (JSON, CSV) hide counts below the minimum cell count; reports/characterization.py
+draws the page.
 """
 
 from __future__ import annotations
 
 from carelake.characterize.core import Characterization, Incidence, characterize
-from carelake.characterize.export import render_html, write_outputs
+from carelake.characterize.export import write_outputs
 from carelake.characterize.outcomes import TimeAtRisk, time_to_outcome
 from carelake.characterize.stats import KaplanMeier, incidence_rate, kaplan_meier, poisson_ci
 from carelake.characterize.table1 import Table1, table1
@@ -22,7 +23,6 @@ __all__ = [
     "incidence_rate",
     "kaplan_meier",
     "poisson_ci",
-    "render_html",
     "table1",
     "time_to_outcome",
     "write_outputs",

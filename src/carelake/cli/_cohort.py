@@ -152,7 +152,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = _JSON,
     ) -> None:
         """Table 1 per cohort, SMDs, incidence per 1,000 person-years and Kaplan-Meier, small counts hidden."""
-        from carelake.characterize import TimeAtRisk, characterize, write_outputs
+        from carelake.characterize import TimeAtRisk, characterize
+        from carelake.reports.characterization import write_characterization
 
         if tar_end_anchor not in ("start", "end"):
             raise UserError(f"--tar-end-anchor {tar_end_anchor!r}", hint="use start or end")
@@ -160,7 +161,7 @@ def register(app: typer.Typer) -> None:
         cells = min_cell_count_setting(min_cell_count)
         with open_warehouse(read_only=True) as wh:
             result = characterize(wh, cohorts, outcome_id=outcome, tar=tar, window_days=window, min_cell_count=cells)
-        written = write_outputs(result, out) if out is not None else {}
+        written = write_characterization(result, out) if out is not None else {}
         data = result.to_dict()
         if as_json:
             _print_json(data | {"files": {k: str(v) for k, v in written.items()}})

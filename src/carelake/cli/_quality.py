@@ -26,20 +26,22 @@ def register(app: typer.Typer) -> None:
         """Run DataQualityDashboard's checks and an Achilles-style characterization; write JSON and HTML."""
         from carelake.quality.errors import QualityUsageError
         from carelake.quality.report import run_quality
+        from carelake.reports.quality import write_dashboard
 
         if out.exists() and not out.is_dir():
             raise QualityUsageError(f"--out {out} is a file", hint="give a folder (it is created if missing)")
         cells = min_cell_count_setting(min_cell_count)
         with open_warehouse() as wh:
             report = run_quality(wh, out, min_cell_count=cells)
+        dashboard = write_dashboard(report)
         if as_json:
             from carelake.cli._state import print_json
 
-            print_json(report.to_dict())
+            print_json(report.to_dict() | {"dashboard": str(dashboard)})
             return
         counts = report.run.counts()
         sys.stdout.write(
             f"{len(report.run.results):,} checks: {counts['passed']:,} passed, {counts['failed']:,} failed, "
             f"{counts['not applicable']:,} not applicable, {counts['error']:,} errors\n"
-            f"results: {report.results_path}\ndashboard: {report.dashboard_path}\n"
+            f"results: {report.results_path}\ndashboard: {dashboard}\n"
         )

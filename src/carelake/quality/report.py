@@ -1,9 +1,14 @@
-"""One call for the CLI and notebooks: run checks and characterization, write JSON and HTML to a folder."""
+"""One call for the CLI and notebooks: run checks and characterization, write the DQD results JSON to a folder.
+
+The report holds both documents as they may leave the machine (through the disclosure rule); reports/quality.py
+draws the dashboard from them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from carelake.privacy.disclosure import DisclosureRule, disclosure_rule
 from carelake.quality.runner import Progress, QualityRun, run_checks
@@ -12,19 +17,15 @@ from carelake.warehouse import Warehouse
 __all__ = ["QualityReport", "run_quality"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class QualityReport:
     run: QualityRun
     results_path: Path
-    dashboard_path: Path
+    results: dict[str, Any]  # dqd-results.json, suppressed
+    characterization: dict[str, Any]  # the Achilles-style export, suppressed
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "counts": self.run.counts(),
-            "checks": len(self.run.results),
-            "results": str(self.results_path),
-            "dashboard": str(self.dashboard_path),
-        }
+        return {"counts": self.run.counts(), "checks": len(self.run.results), "results": str(self.results_path)}
 
 
 def run_quality(
@@ -34,12 +35,11 @@ def run_quality(
     min_cell_count: int | DisclosureRule | None = None,
     progress: Progress | None = None,
 ) -> QualityReport:
-    """Checks, characterization (stored in the results schema), then dqd-results.json and dashboard.html.
+    """Checks, characterization (stored in the results schema), then dqd-results.json.
 
-    Both files pass the disclosure rule at `min_cell_count` (default: the rule's default).
+    Both documents pass the disclosure rule at `min_cell_count` (default: the rule's default).
     """
     from carelake.quality.achilles import export, run_achilles
-    from carelake.quality.dashboard import write_dashboard
     from carelake.quality.errors import QualityUsageError
     from carelake.quality.results import results_json, write_results
 
@@ -52,6 +52,5 @@ def run_quality(
     run_achilles(wh)
     rule = disclosure_rule(min_cell_count)
     characterization = export(wh, rule)
-    results_path = write_results(run, out / "dqd-results.json", rule)
-    dashboard_path = write_dashboard(results_json(run, rule), out / "dashboard.html", characterization)
-    return QualityReport(run, results_path, dashboard_path)
+    results = results_json(run, rule)
+    return QualityReport(run, write_results(results, out / "dqd-results.json"), results, characterization)

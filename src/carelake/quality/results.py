@@ -101,6 +101,7 @@ def results_json(run: QualityRun, min_cell_count: int | DisclosureRule | None = 
     }
 
 
-def write_results(run: QualityRun, path: Path, min_cell_count: int | DisclosureRule | None = None) -> Path:
-    path.write_text(json.dumps(results_json(run, min_cell_count), indent=1, default=str), encoding="utf-8")
+def write_results(results: dict[str, Any], path: Path) -> Path:
+    """A results document (`results_json`) as dqd-results.json."""
+    path.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     return path

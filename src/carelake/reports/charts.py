@@ -1,7 +1,8 @@
-"""The charts of a prediction study, as plotly specs built from the tables that may leave the machine.
+"""The charts pages draw, as plotly specs (traces, layout) built from figures that may leave the machine.
 
-Each takes a disclosed table of one evaluation part (test, or an external validation; rows a small count withheld
-are empty and are skipped) and gives (traces, layout).
+The general shapes (bars, grouped columns, a line, a survival step curve) serve the quality dashboard and the
+characterization page. The study's charts each take a disclosed table of one evaluation part (test, or an external
+validation; rows a small count withheld are empty and are skipped).
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from typing import Any
 import pyarrow as pa
 
 __all__ = [
+    "Chart",
     "attrition_chart",
+    "bar_chart",
     "calibration_chart",
+    "column_chart",
     "decision_chart",
     "distribution_chart",
     "importance_chart",
+    "line_chart",
     "pr_chart",
     "roc_chart",
     "subgroup_chart",
+    "survival_chart",
 ]
 
 Chart = tuple[list[dict[str, Any]], dict[str, Any]]
@@ -42,6 +48,76 @@ def _axes(x: str, y: str, title: str, *, unit: bool = True) -> dict[str, Any]:
         "yaxis": {"title": {"text": y}, **rng},
         "legend": {"orientation": "h", "y": -0.2},
     }
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, x_title: str, color: str = "#4a7bd0") -> Chart:
+    """Horizontal bars, first label on top."""
+    data: list[dict[str, Any]] = [
+        {"type": "bar", "orientation": "h", "y": labels, "x": values, "name": x_title, "marker": {"color": color}}
+    ]
+    layout = _axes(x_title, "", title, unit=False)
+    layout["margin"] = {"l": 20, "r": 20, "t": 40, "b": 50}
+    layout["yaxis"] |= {"automargin": True, "autorange": "reversed", "type": "category"}
+    layout["showlegend"] = False
+    return data, layout
+
+
+def column_chart(labels: list[str], series: dict[str, list[float | None]], title: str, y_title: str) -> Chart:
+    """Vertical columns, one colour per series side by side; a missing value (withheld) draws no column."""
+    data: list[dict[str, Any]] = [
+        {"type": "bar", "x": labels, "y": values, "name": name} for name, values in series.items()
+    ]
+    layout = _axes("", y_title, title, unit=False)
+    layout["barmode"] = "group"
+    layout["xaxis"]["type"] = "category"
+    return data, layout
+
+
+def line_chart(x: list[Any], y: list[float], title: str, x_title: str, y_title: str) -> Chart:
+    data: list[dict[str, Any]] = [{"type": "scatter", "mode": "lines+markers", "x": x, "y": y, "name": y_title}]
+    layout = _axes(x_title, y_title, title, unit=False)
+    layout["showlegend"] = False
+    return data, layout
+
+
+def survival_chart(
+    days: list[float], survival: list[float], lower: list[float], upper: list[float], title: str
+) -> Chart:
+    """A step curve from (0, 1) with its confidence band (a band value that is not finite is left out)."""
+    x = [0.0, *days]
+    lower_, upper_ = [_f(v) for v in lower], [_f(v) for v in upper]
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": [1.0, *upper_],
+            "line": {"shape": "hv", "width": 0},
+            "showlegend": False,
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": [1.0, *lower_],
+            "line": {"shape": "hv", "width": 0},
+            "fill": "tonexty",
+            "fillcolor": "rgba(31,119,180,0.2)",
+            "name": "95% band",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": [1.0, *survival],
+            "line": {"shape": "hv"},
+            "name": "survival",
+        },
+    ]
+    layout = _axes("days from the start of time at risk", "survival free of outcome", title, unit=False)
+    layout["yaxis"]["range"] = [max(0.0, min([1.0, *(v for v in lower_ if v is not None)]) - 0.02), 1.0]
+    return data, layout
 
 
 def roc_chart(thresholds: pa.Table | None) -> Chart:

@@ -23,9 +23,14 @@ h3{font-size:16px;margin:18px 0 6px}.muted{color:#5b6570}
 table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #d6dbe0;padding:3px 7px;
 text-align:left;vertical-align:top}th{background:#f1f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .charts{display:flex;flex-wrap:wrap;gap:10px}.chart{width:560px;height:400px;border:1px solid #e3e7ea}
-.chart.wide{width:1130px}.note{background:#fff7e0;border-left:3px solid #e0a800;padding:4px 10px;margin:6px 0}
+.chart.wide{width:1130px}
+.chart.empty{height:auto;padding:0 10px}
+.note{background:#fff7e0;border-left:3px solid #e0a800;padding:4px 10px;margin:6px 0}
 nav a{margin-right:12px}.tag{display:inline-block;padding:0 6px;border-radius:3px;background:#e7eef6;font-size:12px}
 .tag.run{background:#dff3e4}.tag.author{background:#fde8e8}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:10px 0}.card{border:1px solid #d6dbe0;border-radius:6px;
+padding:6px 14px;min-width:7em}.card b{display:block;font-size:22px}.failed{color:#b00020}.passed{color:#1b7f3b}
+.error{color:#8a4b00}.na{color:#5b6570}select{margin-right:12px}table.wide{width:100%}.scroll{overflow-x:auto}
 """
 
 _DRAW = """
@@ -75,6 +80,8 @@ class Page:
         if subtitle:
             self._body.append(f'<p class="muted">{escape(subtitle)}</p>')
         self._charts: list[tuple[str, dict[str, Any]]] = []
+        self._data: list[tuple[str, Any]] = []
+        self._scripts: list[str] = []
         self._open_row = False
 
     def heading(self, text: str, level: int = 2, anchor: str | None = None) -> Page:
@@ -98,6 +105,23 @@ class Page:
         self._body.append(markup)
         return self
 
+    def cards(self, items: list[tuple[str, int, str]]) -> Page:
+        """Headline counts as cards: (label, count, css class)."""
+        self._close_row()
+        body = "".join(f'<div class="card {escape(css)}"><b>{n:,}</b>{escape(label)}</div>' for label, n, css in items)
+        self._body.append(f'<div class="cards">{body}</div>')
+        return self
+
+    def data(self, ident: str, value: Any) -> Page:
+        """A JSON document in the page (`<script type="application/json" id=...>`) for the page's own script."""
+        self._data.append((ident, value))
+        return self
+
+    def script(self, source: str) -> Page:
+        """Page behaviour written by carelake (filters, sorting), run after the charts' library is loaded."""
+        self._scripts.append(source)
+        return self
+
     def table(self, columns: list[str], rows: list[list[object]], caption: str | None = None) -> Page:
         self._close_row()
         head = "".join(f"<th>{escape(c)}</th>" for c in columns)
@@ -107,10 +131,16 @@ class Page:
         return self
 
     def chart(self, data: list[dict[str, Any]], layout: dict[str, Any], *, label: str, wide: bool = False) -> Page:
-        """A plotly chart (traces, layout); charts in a row sit side by side until the next non-chart section."""
+        """A plotly chart (traces, layout); charts in a row sit side by side until the next non-chart section.
+
+        A chart with no point to draw (none, or every one withheld) is a stated box instead of empty axes."""
         if not self._open_row:
             self._body.append('<div class="charts">')
             self._open_row = True
+        if not any(len(t.get("x") or t.get("y") or t.get("median") or []) for t in data):
+            self._body.append(f'<div class="chart empty"><h3>{escape(label)}</h3><p class="muted">nothing to draw: no '
+                              "figure, or every figure below the minimum cell count</p></div>")  # fmt: skip
+            return self
         ident = f"chart-{len(self._charts)}"
         spec = {"data": data, "layout": {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, **layout}}
         self._charts.append((ident, spec))
@@ -127,10 +157,10 @@ class Page:
 
     def render(self) -> str:
         self._close_row()
-        specs = "".join(
-            f'<script type="application/json" id="{ident}-spec">{_json(spec)}</script>' for ident, spec in self._charts
-        )
+        blocks = [(f"{ident}-spec", spec) for ident, spec in self._charts] + self._data
+        specs = "".join(f'<script type="application/json" id="{i}">{_json(value)}</script>' for i, value in blocks)
         script = f"<script>{plotly_js()}</script><script>{_DRAW}</script>" if self._charts else ""
+        script += "".join(f"<script>{source}</script>" for source in self._scripts)
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{escape(self.title)}</title><style>{_CSS}</style></head><body>"
