@@ -11,6 +11,7 @@ from scipy.special import expit
 from scipy.stats import rankdata
 
 from carelake.synth import simulate_chunk, truth_table
+from carelake.synth.model import FRAILTY_SD, ckd4_risk, ckd4_risk_without_frailty
 
 F = NDArray[np.float64]
 
@@ -75,3 +76,19 @@ def test_logistic_regression_near_bayes(
     print(f"{problem}: n={int((~half).sum())} events={int(y[~half].sum())} bayes={bayes:.3f} logistic={model:.3f}")
     assert bayes > 0.7, (problem, bayes)
     assert model > bayes - 0.05, (problem, bayes, model)
+
+
+def test_ckd4_bound_without_the_frailty(data: dict[str, F]) -> None:
+    """The frailty-free risk is the truth averaged over u: the quadrature equals a fine trapezoid, the population's
+    mean risk is the same, and ranking by it loses what u told (its AUROC sits below the truth's)."""
+    s, _ = simulate_chunk(99, 0, 2_000)
+    known = s.decline_mean / np.exp(s.frailty)
+    u = np.linspace(-8 * FRAILTY_SD, 8 * FRAILTY_SD, 2001)
+    w = np.exp(-0.5 * (u / FRAILTY_SD) ** 2)
+    fine = ckd4_risk(s.egfr[:, None], known[:, None] * np.exp(u)[None, :], s.treated[:, None]) @ (w / w.sum())
+    np.testing.assert_allclose(ckd4_risk_without_frailty(s.egfr, known, s.treated), fine, atol=1e-9)
+    keep = data["ckd_at_risk"] == 1
+    y = data["ckd4_3y"][keep] == 1
+    bound, truth = data["p_ckd4_3y_no_frailty"][keep], data["p_ckd4_3y"][keep]
+    assert abs(bound.mean() - truth.mean()) < 0.01
+    assert auroc(truth, y) - 0.03 < auroc(bound, y) < auroc(truth, y) - 0.005

@@ -12,7 +12,17 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, gammaincc
 
-__all__ = ["END", "GOMPERTZ_B", "INDEX", "LOOKBACK", "State", "ckd4_risk", "simulate_state", "survival"]
+__all__ = [
+    "END",
+    "GOMPERTZ_B",
+    "INDEX",
+    "LOOKBACK",
+    "State",
+    "ckd4_risk",
+    "ckd4_risk_without_frailty",
+    "simulate_state",
+    "survival",
+]
 
 F = NDArray[np.float64]
 I = NDArray[np.int64]  # noqa: E741
@@ -25,6 +35,7 @@ YEARS = np.arange(-LOOKBACK, 5)  # annual check-up slots relative to the index d
 GOMPERTZ_B = 0.085  # mortality log-hazard per year of age (doubling in ~8 years)
 DECLINE_SHAPE = 2.0  # gamma shape of one year's eGFR decline
 CANAGLIFLOZIN_EFFECT = 0.6  # multiplies the mean eGFR decline (SGLT2 inhibitor, CREDENCE-like)
+FRAILTY_SD = 0.3  # sd of the unobserved log-scale frailty u in the mean eGFR decline
 
 # Age bands (years) and shares, US Census 2020 (ACS) rounded.
 AGE_BANDS = np.array([[0, 18], [18, 35], [35, 50], [50, 65], [65, 80], [80, 95]], dtype=np.float64)
@@ -62,6 +73,7 @@ class State:
     mood: F  # latent depression severity
     worry: F  # latent anxiety severity
     wearable: B
+    frailty: F  # u: unobserved, in no record; the mean decline without it is decline_mean / exp(u)
     extra: dict[str, F] = field(default_factory=dict)
 
 
@@ -74,6 +86,18 @@ def ckd4_risk(egfr: F, decline_mean: F, treated: B | bool, years: float = 3.0) -
     m = decline_mean * np.where(treated, CANAGLIFLOZIN_EFFECT, 1.0)
     margin = np.maximum(egfr - 30.0, 0.0)
     return np.asarray(gammaincc(DECLINE_SHAPE * years, margin / (m / DECLINE_SHAPE)), dtype=np.float64)
+
+
+def ckd4_risk_without_frailty(egfr: F, decline_known: F, treated: B | bool, years: float = 3.0) -> F:
+    """`ckd4_risk` averaged over the unobserved frailty u ~ N(0, FRAILTY_SD) (Gauss-Hermite, 40 nodes).
+
+    The risk for someone who knew every latent quantity but u: no model fitted to records can know more, so its
+    AUROC bounds theirs (the records add noise to eGFR and HbA1c, and the eGFR at index is often a year old)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    weights = weights / weights.sum()
+    egfr_, known = np.asarray(egfr)[:, None], np.asarray(decline_known)[:, None]
+    risk = ckd4_risk(egfr_, known * np.exp(FRAILTY_SD * nodes[None, :]), np.asarray(treated)[:, None], years)
+    return np.asarray(risk @ weights, dtype=np.float64)
 
 
 def survival(eta: F, t: F | float) -> F:
@@ -110,7 +134,7 @@ def simulate_state(rng: np.random.Generator, n: int) -> State:
         adult, 136.0 - 0.9 * age - 9.0 * t2d - 5.0 * htn - 6.0 * hf + rng.normal(0, 12, n), rng.normal(115, 10, n)
     )
     egfr = np.clip(egfr, 8.0, 140.0)
-    hidden = rng.normal(0.0, 0.3, n)
+    hidden = rng.normal(0.0, FRAILTY_SD, n)
     decline_mean = np.exp(
         np.log(0.8)
         + 0.015 * np.maximum(age - 40, 0)
@@ -176,4 +200,5 @@ def simulate_state(rng: np.random.Generator, n: int) -> State:
         mood,
         worry,
         wearable,
+        hidden,
     )

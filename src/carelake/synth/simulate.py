@@ -15,7 +15,7 @@ from carelake.errors import UserError
 from carelake.synth import model
 from carelake.synth.events import Events, make_events
 from carelake.synth.fhir import RESOURCE_TYPES, fhir_lines
-from carelake.synth.model import INDEX, LOOKBACK, State, ckd4_risk, simulate_state, survival
+from carelake.synth.model import INDEX, LOOKBACK, State, ckd4_risk, ckd4_risk_without_frailty, simulate_state, survival
 from carelake.synth.omop import COLUMNS, Ids, omop_tables
 from carelake.synth.output import CsvGz, Ndjson
 from carelake.synth.vocab import FILES as VOCABULARY_FILES
@@ -41,6 +41,7 @@ TRUTH_COLUMNS = [
     "hf_hosp_1y",
     "ckd_at_risk",
     "p_ckd4_3y",
+    "p_ckd4_3y_no_frailty",
     "p_ckd4_3y_untreated",
     "p_ckd4_3y_treated",
     "ite_canagliflozin_ckd4_3y",
@@ -90,6 +91,7 @@ def truth_table(s: State, ev: Events, pid: np.ndarray) -> pa.Table:
     untreated = ckd4_risk(s.egfr, s.decline_mean, False)
     treated = ckd4_risk(s.egfr, s.decline_mean, True)
     p_ckd = np.where(s.treated, treated, untreated)
+    bound = ckd4_risk_without_frailty(s.egfr, s.decline_mean / np.exp(s.frailty), s.treated)
     nan = np.full(s.n, np.nan)
     return pa.table(
         {
@@ -108,6 +110,7 @@ def truth_table(s: State, ev: Events, pid: np.ndarray) -> pa.Table:
             "hf_hosp_1y": hf_hosp,
             "ckd_at_risk": at_risk,
             "p_ckd4_3y": np.where(at_risk, p_ckd, nan),
+            "p_ckd4_3y_no_frailty": np.where(at_risk, bound, nan),
             "p_ckd4_3y_untreated": np.where(at_risk, untreated, nan),
             "p_ckd4_3y_treated": np.where(at_risk, treated, nan),
             "ite_canagliflozin_ckd4_3y": np.where(at_risk, treated - untreated, nan),
