@@ -4,7 +4,8 @@ One module per concern: `discrimination` (AUROC, AUPRC); `calibration` (Brier, s
 intercept and in-the-large, E-avg/E90/E-max over a LOWESS curve from `smoothing`); `calibration_table` (PLP's
 calibrationSummary); `distribution` (PLP's predictionDistribution); `decision` (net benefit, decision curves);
 `thresholds` (PLP's thresholdSummary); `summary` (the headline figures, and per subgroup); `bootstrap`
-(person-level intervals). Every metric takes outcomes (0/1) and predicted risks as arrays and refuses what it
+(person-level intervals); `survival/` (time-to-event: Harrell's and Uno's C, cumulative/dynamic AUC, the Brier
+score over time). Every metric takes outcomes (0/1) and predicted risks as arrays and refuses what it
 cannot estimate with `NotEstimable`, saying why, so a subgroup with one class is reported, not a crash.
 """
 
