@@ -14,6 +14,7 @@ from carelake.evaluation.survival import (
     brier_scores,
     censoring_distribution,
     cumulative_dynamic_auc,
+    cumulative_incidence,
     harrell_c,
     integrated_brier_score,
     kaplan_meier_curve,
@@ -150,3 +151,31 @@ def test_bad_input_is_named() -> None:
     assert censoring_distribution(s).at([10])[0] == 0.0  # censored last: G is 0 from then on, and known
     with pytest.raises(UserError, match="must lie in"):
         brier_scores(s, s, [[1.2], [0.5], [0.5], [0.5]], [3])
+
+
+def _competing(ties: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Two causes and censoring: whole months (ties between causes and censorings) or continuous times."""
+    rng = np.random.default_rng(11)
+    n = 2000
+    t1, t2, cens = rng.exponential(40, n), rng.exponential(60, n), rng.uniform(0, 80, n)
+    time = np.minimum(np.minimum(t1, t2), cens)
+    cause = np.where(time == cens, 0, np.where(time == t1, 1, 2))
+    return (np.ceil(time) if ties else time), cause
+
+
+@pytest.mark.parametrize("of", [1, 2])
+def test_aalen_johansen_against_lifelines_and_scikit_survival(of: int) -> None:
+    lifelines = pytest.importorskip("lifelines", reason="lifelines (test dependency) is not installed")
+    from sksurv.nonparametric import cumulative_incidence_competing_risks
+
+    time, cause = _competing(ties=False)  # lifelines jitters tied times, so it is compared where none tie
+    fit = lifelines.AalenJohansenFitter(calculate_variance=False).fit(time, cause, event_of_interest=of)
+    ref = fit.cumulative_density_.iloc[:, 0]
+    ours = cumulative_incidence(time, cause, of).at(ref.index.to_numpy())
+    np.testing.assert_allclose(ours, ref.to_numpy(), atol=TOL, rtol=0)
+    time, cause = _competing(ties=True)  # scikit-survival takes ties as they are
+    grid, incidence = cumulative_incidence_competing_risks(cause, time)
+    np.testing.assert_allclose(cumulative_incidence(time, cause, of).at(grid), incidence[of], atol=TOL, rtol=0)
+    # The causes' incidences and the survival add up to one at every time.
+    total = sum(cumulative_incidence(time, cause, k).at(grid) for k in (1, 2))
+    np.testing.assert_allclose(total + kaplan_meier_curve(survival_data(time, cause > 0)).at(grid), 1.0, atol=1e-12)
