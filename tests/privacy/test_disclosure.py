@@ -119,7 +119,7 @@ def test_configured_cutoff_changes_every_export(tmp_path: Path, sample_dir: Path
             for key in ("numViolatedRows", "numDenominatorRows"):
                 assert not (r[key] is not None and 0 < r[key] < cutoff), (cutoff, r["checkId"], key)
         # Dashboard: the page says so and its characterization holds no small cell.
-        assert f"counts below\n{cutoff} are suppressed" in got["page"]
+        assert f"counts below {cutoff} are withheld" in got["page"]
         assert got["achilles"]["minCellCount"] == cutoff
         assert all(not 0 < r["count_value"] < cutoff for r in got["achilles"]["results"])
         # Characterization: every small count is the label "<cutoff".

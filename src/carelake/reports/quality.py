@@ -138,6 +138,7 @@ def quality_page(results: dict[str, Any], achilles: dict[str, Any]) -> Page:
         ],
     )
     page.data("dqd-data", {**results, "minCellCount": cutoff})
+    page.data("achilles-data", achilles)  # the figures the characterization charts drew, for a reader to check
     page.script(_script())
     return page
 
