@@ -24,9 +24,9 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
 from carelake.errors import CarelakeError, UserError
-from carelake.evaluation.survival import survival_data
+from carelake.evaluation.survival import Survival, survival_data
 
-__all__ = ["CoxPH", "ModelFitError", "survival_target"]
+__all__ = ["CoxPH", "ModelFitError", "as_matrix", "read_target", "survival_target"]
 
 F = npt.NDArray[np.float64]
 Matrix = Any  # a dense array or a scipy sparse matrix
@@ -43,6 +43,25 @@ def survival_target(time: npt.ArrayLike, event: npt.ArrayLike) -> F:
     """The `y` survival models take: one row per person, (time, event 0/1)."""
     s = survival_data(time, event)
     return np.column_stack([s.time, s.event.astype(np.float64)])
+
+
+def read_target(y: npt.ArrayLike) -> Survival:
+    """A survival model's `y` back as follow-up, refused when it is malformed or holds no event."""
+    target = np.asarray(y, dtype=np.float64)
+    if target.ndim != 2 or target.shape[1] != 2:
+        raise UserError("y must have two columns: time and event", hint="build it with survival_target")
+    s = survival_data(target[:, 0], target[:, 1])
+    if not s.event.any():
+        raise ModelFitError("no events: a survival model has nothing to fit", hint="check the outcome cohort")
+    return s
+
+
+def as_matrix(X: Matrix, n_features: int | None = None) -> Any:  # noqa: N803 (scikit-learn's names)
+    """Covariates as float CSR (sparse in) or a float array (dense in), with the fitted width if given."""
+    x = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    if n_features is not None and x.shape[1] != n_features:
+        raise UserError(f"{x.shape[1]} columns for a model of {n_features}", hint="align the covariates")
+    return x
 
 
 class _Risk:
@@ -147,15 +166,10 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
             raise UserError(f"ties {self.ties!r}", hint="use efron or breslow")
         if self.solver not in ("auto", "newton", "lbfgs"):
             raise UserError(f"solver {self.solver!r}", hint="use auto, newton or lbfgs")
-        target = np.asarray(y, dtype=np.float64)
-        if target.ndim != 2 or target.shape[1] != 2:
-            raise UserError("y must have two columns: time and event", hint="build it with survival_target")
-        s = survival_data(target[:, 0], target[:, 1])
-        x = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        s = read_target(y)
+        x = as_matrix(X)
         if x.shape[0] != len(s):
             raise UserError(f"{x.shape[0]} rows of covariates for {len(s)} persons", hint="one row per person")
-        if not s.event.any():
-            raise ModelFitError("no events: a Cox model has nothing to fit", hint="check the outcome cohort")
         keep, self.dropped_ = self._guard(x)
         sub = x[:, keep]
         risk = _Risk(s.time, s.event, self.ties)
@@ -234,10 +248,7 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: Matrix) -> F:  # noqa: N803
         """The linear predictor x'beta: a risk score, higher for an earlier event."""
-        x = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-        if x.shape[1] != self.n_features_in_:
-            raise UserError(f"{x.shape[1]} columns for a model of {self.n_features_in_}", hint="align the covariates")
-        return np.asarray(x @ self.coef_, dtype=np.float64).ravel()
+        return np.asarray(as_matrix(X, self.n_features_in_) @ self.coef_, dtype=np.float64).ravel()
 
     def cumulative_baseline_hazard(self, times: npt.ArrayLike) -> F:
         t = np.asarray(times, dtype=np.float64)

@@ -17,12 +17,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from carelake.errors import UserError
-from carelake.evaluation.survival import survival_data
-from carelake.models.cox import ModelFitError
+from carelake.models.cox import as_matrix, read_target
 
 __all__ = ["CoxBoost"]
 
@@ -81,13 +79,10 @@ class CoxBoost(BaseEstimator):  # type: ignore[misc]
         self.random_state = random_state
 
     def fit(self, X: Any, y: npt.ArrayLike) -> CoxBoost:  # noqa: N803 (scikit-learn's names)
-        target = np.asarray(y, dtype=np.float64)
-        if target.ndim != 2 or target.shape[1] != 2:
-            raise UserError("y must have two columns: time and event", hint="build it with survival_target")
-        s = survival_data(target[:, 0], target[:, 1])
-        if not s.event.any():
-            raise ModelFitError("no events: a Cox model has nothing to fit", hint="check the outcome cohort")
-        x = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        s = read_target(y)
+        x = as_matrix(X)
+        if x.shape[0] != len(s):
+            raise UserError(f"{x.shape[0]} rows of covariates for {len(s)} persons", hint="one row per person")
         loss = _Loss(s.time, s.event)
 
         def objective(score: F, _: lgb.Dataset) -> tuple[F, F]:
@@ -122,10 +117,7 @@ class CoxBoost(BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: Any) -> F:  # noqa: N803
         """f(x), the log relative hazard: a risk score, higher for an earlier event."""
-        x = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-        if x.shape[1] != self.n_features_in_:
-            raise UserError(f"{x.shape[1]} columns for a model of {self.n_features_in_}", hint="align the covariates")
-        return self._raw(x)
+        return self._raw(as_matrix(X, self.n_features_in_))
 
     def predict_survival(self, X: Any, times: npt.ArrayLike) -> F:  # noqa: N803
         """S(t | x) = exp(-H0(t) exp(f(x))), one row per person and one column per time."""
