@@ -59,7 +59,7 @@ def _counts(rows: list[dict[str, Any]]) -> tuple[list[str], list[float]]:
     return [name(r) for r in rows], [float(r["count_value"]) for r in rows]
 
 
-def _charts(results: dict[str, Any], achilles: dict[str, Any]) -> list[Chart]:
+def _check_charts(results: dict[str, Any]) -> list[Chart]:
     checks = results["CheckResults"]
     categories = sorted({r["category"] for r in checks})
     failed = Counter(r["category"] for r in checks if r["status"] == "failed")
@@ -111,7 +111,7 @@ def quality_page(results: dict[str, Any], achilles: dict[str, Any]) -> Page:
             ("not applicable", o["countNotApplicable"], "na"),
         ]
     )
-    for data, layout in _charts(results, achilles):
+    for data, layout in _check_charts(results):
         page.chart(data, layout, label=str(layout["title"]["text"]))
     page.heading("Checks", anchor="checks")
     head = "".join(f"<th>{escape(c)}</th>" for c in _COLUMNS)
