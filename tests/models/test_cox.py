@@ -101,3 +101,19 @@ def test_separation_and_bad_input_are_refused() -> None:
         CoxPH().fit(x, t)
     with pytest.raises(UserError, match="zero or below"):
         survival_target(np.r_[0.0, t[1:]], e)
+
+
+def test_hazard_ratios_and_intervals_equal_lifelines(support: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    x, t, e = support
+    for alpha, cols in ((0.0, x), (0.05, (x - x.mean(0)) / x.std(0, ddof=1))):
+        ours = CoxPH(alpha=alpha).fit(cols, survival_target(t, e)).hazard_ratios()
+        ref = _lifelines(cols, t, e, penalizer=alpha).summary
+        for key, column in (("se", "se(coef)"), ("z", "z"), ("coef_lower", "coef lower 95%"),
+                            ("coef_upper", "coef upper 95%"), ("hr_lower", "exp(coef) lower 95%"),
+                            ("hr_upper", "exp(coef) upper 95%")):  # fmt: skip
+            np.testing.assert_allclose([r[key] for r in ours], ref[column].to_numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose([r["p"] for r in ours], ref["p"].to_numpy(), rtol=1e-5, atol=1e-12)
+    with_constant = CoxPH().fit(np.column_stack([x[:, :3], np.ones(len(t))]), survival_target(t, e))
+    rows = with_constant.hazard_ratios(["x0", "x1", "x2", "one"])
+    assert rows[3] == {"covariate": "one", "note": "dropped: constant: the same value for every person"}
+    assert rows[0]["hr_lower"] < rows[0]["hazard_ratio"] < rows[0]["hr_upper"]

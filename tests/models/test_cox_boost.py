@@ -54,6 +54,9 @@ def test_recovers_a_non_linear_hazard_a_linear_cox_misses() -> None:
     assert c_boost > c_linear + 0.03, (c_boost, c_linear)
     again = CoxBoost(n_estimators=300, learning_rate=0.05, num_leaves=7).fit(x, survival_target(t, e))
     np.testing.assert_array_equal(again.predict(xt), boost.predict(xt))  # seeded, one thread: the same trees
+    shap = boost.contributions(xt[:200])
+    np.testing.assert_allclose(shap.sum(1), boost.predict(xt[:200]), atol=1e-9)  # contributions add up to f(x)
+    assert np.argmax(np.abs(shap[:, :-1]).mean(0)) in (0, 1, 2)  # the hazard's own covariates lead, not noise
     s = boost.predict_survival(xt[:100], [10, 30, 60, 89])
     assert ((s >= 0) & (s <= 1)).all() and (np.diff(s, axis=1) <= 0).all()
     # Calibrated in the large: the mean predicted 30-day risk is close to the Kaplan-Meier risk on the test persons.

@@ -186,7 +186,40 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
         self.baseline_time_ = risk.event_times
         self.baseline_cumulative_hazard_ = np.cumsum(risk.d / s0) * np.exp(-eta.max())
         self.log_likelihood_ = _fit_parts(sub, risk, beta, n, 0.0, False)[0]
+        # The coefficients' covariance: the inverse of the (penalised) information at the fit, as lifelines reports
+        # it; left out above NEWTON_MAX_FEATURES, where the p x p matrix is what the L-BFGS path avoids.
+        self.covariance_: F | None = None
+        if p <= NEWTON_MAX_FEATURES:
+            info = _fit_parts(sub, risk, beta, n, self.alpha, True)[2]
+            assert info is not None
+            cov = np.full((x.shape[1], x.shape[1]), np.nan)
+            cov[np.ix_(keep, keep)] = np.linalg.inv(info)
+            self.covariance_ = cov
         return self
+
+    def hazard_ratios(self, names: list[str] | None = None, level: float = 0.95) -> list[dict[str, Any]]:
+        """Per covariate: coefficient, hazard ratio, standard error, Wald z and p, and the interval at `level`
+        (for the coefficient and the hazard ratio). A dropped column has no estimate and says why."""
+        if self.covariance_ is None:
+            raise UserError(f"no standard errors above {NEWTON_MAX_FEATURES} covariates",
+                            hint="report hazard ratios of a model on fewer covariates")  # fmt: skip
+        from scipy.stats import norm
+
+        z_crit = float(norm.ppf(0.5 + level / 2))
+        se = np.sqrt(np.diag(self.covariance_))
+        out: list[dict[str, Any]] = []
+        for j, (b, e) in enumerate(zip(self.coef_.tolist(), se.tolist(), strict=True)):
+            name = names[j] if names else f"x{j}"
+            if j in self.dropped_:
+                out.append({"covariate": name, "note": f"dropped: {self.dropped_[j]}"})
+                continue
+            z = b / e
+            out.append({
+                "covariate": name, "coef": b, "hazard_ratio": float(np.exp(b)), "se": e, "z": z,
+                "p": float(2 * norm.sf(abs(z))), "coef_lower": b - z_crit * e, "coef_upper": b + z_crit * e,
+                "hr_lower": float(np.exp(b - z_crit * e)), "hr_upper": float(np.exp(b + z_crit * e)), "note": "",
+            })  # fmt: skip
+        return out
 
     def _newton(self, x: Any, risk: _Risk, n: int) -> F:
         beta = np.zeros(x.shape[1])

@@ -6,8 +6,9 @@ risk set holds i):
     gradient  w_i * sum_{k in K(i)} d_k / S0_k - event_i
     hessian   w_i * sum_{k in K(i)} d_k / S0_k - w_i^2 * sum_{k in K(i)} d_k / S0_k^2
 (the diagonal, as XGBoost's survival:cox uses). Both are two cumulative sums over event times, so a boosting round
-costs O(n). Survival curves come from Breslow's baseline hazard on the training persons' scores. Seeded and run on
-one thread, so a rerun gives the same trees; the model saves as LightGBM's text, safe to load.
+costs O(n). Per-person explanations are TreeSHAP contributions to f(x), from LightGBM. Survival curves come from
+Breslow's baseline hazard on the training persons' scores. Seeded and run on one thread, so a rerun gives the same
+trees; the model saves as LightGBM's text, safe to load.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from carelake.errors import UserError
@@ -118,6 +120,12 @@ class CoxBoost(BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> F:  # noqa: N803
         """f(x), the log relative hazard: a risk score, higher for an earlier event."""
         return self._raw(as_matrix(X, self.n_features_in_))
+
+    def contributions(self, X: Any) -> F:  # noqa: N803
+        """Per person, each covariate's TreeSHAP contribution to f(x), and the expected f last: a row sums to f(x)."""
+        x = as_matrix(X, self.n_features_in_)
+        out: Any = self.booster_.predict(x, pred_contrib=True)  # sparse in, sparse out
+        return np.asarray(out.toarray() if sp.issparse(out) else out, dtype=np.float64)
 
     def predict_survival(self, X: Any, times: npt.ArrayLike) -> F:  # noqa: N803
         """S(t | x) = exp(-H0(t) exp(f(x))), one row per person and one column per time."""
