@@ -117,3 +117,18 @@ def test_hazard_ratios_and_intervals_equal_lifelines(support: tuple[np.ndarray, 
     rows = with_constant.hazard_ratios(["x0", "x1", "x2", "one"])
     assert rows[3] == {"covariate": "one", "note": "dropped: constant: the same value for every person"}
     assert rows[0]["hr_lower"] < rows[0]["hazard_ratio"] < rows[0]["hr_upper"]
+
+
+@pytest.mark.parametrize("transform", ["km", "identity", "log"])
+def test_schoenfeld_test_equals_lifelines(support: tuple[np.ndarray, np.ndarray, np.ndarray], transform: str) -> None:
+    from lifelines.statistics import proportional_hazard_test
+
+    x, t, e = support
+    names = [f"x{i}" for i in range(14)]
+    df = pd.DataFrame(x, columns=names).assign(t=t, e=e)
+    ref = proportional_hazard_test(_lifelines(x, t, e), df, time_transform=transform).summary
+    ref = ref.loc[names] if not isinstance(ref.index, pd.MultiIndex) else ref.droplevel(1).loc[names]
+    ours = CoxPH().fit(x, survival_target(t, e)).schoenfeld_test(x, survival_target(t, e), transform)
+    np.testing.assert_allclose([r["statistic"] for r in ours], ref["test_statistic"].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose([r["p"] for r in ours], ref["p"].to_numpy(), rtol=1e-5, atol=1e-300)
+    assert min(r["p"] for r in ours) < 1e-3  # SUPPORT's hazards are not all proportional: the check has teeth

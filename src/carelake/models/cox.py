@@ -197,6 +197,68 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
             self.covariance_ = cov
         return self
 
+    def schoenfeld_residuals(self, X: Matrix, y: npt.ArrayLike) -> tuple[F, F, npt.NDArray[np.int64]]:  # noqa: N803
+        """(event times, residuals x_i - E[x | t_i] per event and kept covariate, the kept covariates' indices),
+        the expectation Efron's average over the tied events' reduced risk sets."""
+        s = read_target(y)
+        x = as_matrix(X, self.n_features_in_)
+        keep = np.array([j for j in range(self.n_features_in_) if j not in self.dropped_], dtype=np.int64)
+        sub = x[:, keep]
+        dense = np.asarray(sub.toarray() if sp.issparse(sub) else sub, dtype=np.float64)
+        risk = _Risk(s.time, s.event, self.ties)
+        eta = dense @ self.coef_[keep]
+        w = np.exp(eta - eta.max())
+        s0, t0 = risk.sums(w)
+        inside = risk.bin >= 0
+        groups = sp.csr_matrix((w[inside], (risk.bin[inside], np.flatnonzero(inside))), shape=(s0.size, len(s)))
+        s1 = np.asarray(groups @ dense)[::-1].cumsum(0)[::-1]
+        ev = np.flatnonzero(s.event)
+        t1 = np.asarray(sp.csr_matrix((w[ev], (risk.event_bin, ev)), shape=(s0.size, len(s))) @ dense)
+        pb = risk.pair_bin
+        share = (s1[pb] - risk.phi[:, None] * t1[pb]) / ((s0[pb] - risk.phi * t0[pb]) * risk.d[pb])[:, None]
+        means = np.zeros_like(s1)
+        np.add.at(means, pb, share)
+        return s.time[ev], dense[ev] - means[risk.event_bin], keep
+
+    def schoenfeld_test(
+        self,
+        X: Matrix,  # noqa: N803 (scikit-learn's names)
+        y: npt.ArrayLike,
+        transform: Literal["km", "rank", "identity", "log"] = "km",
+    ) -> list[dict[str, Any]]:
+        """The proportional-hazards check per covariate (Grambsch and Therneau's score test on scaled Schoenfeld
+        residuals, the one-degree-of-freedom form lifelines and R's cox.zph report): does the covariate's effect
+        drift with g(time)? g: 1 - Kaplan-Meier (R's default), the rank of the event (tied times share the average
+        rank; lifelines numbers tied events in its own row order), time, or log time. On the training data."""
+        from scipy.stats import chi2, rankdata
+
+        from carelake.evaluation.survival import kaplan_meier_curve
+
+        if self.covariance_ is None:
+            raise UserError(f"no Schoenfeld test above {NEWTON_MAX_FEATURES} covariates", hint="use fewer covariates")
+        t_ev, resid, keep = self.schoenfeld_residuals(X, y)
+        s = read_target(y)
+        cov = self.covariance_[np.ix_(keep, keep)]
+        deaths = float(t_ev.size)
+        scaled = deaths * resid @ cov
+        if transform == "km":
+            g = 1.0 - kaplan_meier_curve(s).at(t_ev)
+        elif transform == "rank":
+            g = np.asarray(rankdata(t_ev), dtype=np.float64)
+        elif transform == "identity":
+            g = t_ev
+        elif transform == "log":
+            g = np.log(t_ev)
+        else:
+            raise UserError(f"transform {transform!r}", hint="use km, rank, identity or log")
+        centred = g - g.mean()
+        stat = (centred @ scaled) ** 2 / (deaths * np.diag(cov) * float(centred @ centred))
+        out: list[dict[str, Any]] = []
+        for k, j in enumerate(keep.tolist()):
+            out.append({"covariate": j, "statistic": float(stat[k]), "p": float(chi2.sf(stat[k], 1)),
+                        "transform": transform})  # fmt: skip
+        return out
+
     def hazard_ratios(self, names: list[str] | None = None, level: float = 0.95) -> list[dict[str, Any]]:
         """Per covariate: coefficient, hazard ratio, standard error, Wald z and p, and the interval at `level`
         (for the coefficient and the hazard ratio). A dropped column has no estimate and says why."""
