@@ -7,6 +7,7 @@ Hierarchy::
     │   ├── ConfigError            a setting or URL that cannot be understood
     │   └── InputError             a file that cannot be loaded as given; names file, line, column, value
     │       └── DuplicateKeyError  two rows share a primary key (in the input, or with rows already loaded)
+    │   └── ModelFitError          a model has no finite fit on these data (separation, no events)
     └── WarehouseError             the warehouse failed in a way the user did not cause
 """
 
@@ -17,6 +18,7 @@ __all__ = [
     "ConfigError",
     "DuplicateKeyError",
     "InputError",
+    "ModelFitError",
     "UserError",
     "WarehouseError",
 ]
@@ -76,6 +78,10 @@ class InputError(UserError):
 
 class DuplicateKeyError(InputError):
     """Two rows share a primary key."""
+
+
+class ModelFitError(UserError):
+    """A model has no finite fit on these data; the message says why and what to change."""
 
 
 class WarehouseError(CarelakeError):

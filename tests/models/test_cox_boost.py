@@ -8,7 +8,8 @@ import pytest
 import scipy.sparse as sp
 
 from carelake.evaluation.survival import harrell_c, survival_data
-from carelake.models.cox import CoxPH, _fit_parts, _Risk, survival_target
+from carelake.evaluation.survival.likelihood import RiskSets, partial_likelihood
+from carelake.models.cox import CoxPH, survival_target
 from carelake.models.cox_boost import CoxBoost, _Loss
 
 
@@ -27,7 +28,7 @@ def test_loss_derivatives_are_the_partial_likelihoods() -> None:
     f = np.random.default_rng(2).normal(0, 0.5, 400)
     grad, hess = _Loss(t, e).gradient(f)
     # The Cox model's likelihood in f itself (covariates: the identity), with Breslow's ties.
-    ll, g, info, _ = _fit_parts(sp.identity(400, format="csr"), _Risk(t, e, "breslow"), f, 400, 0.0, True)
+    ll, g, info, _ = partial_likelihood(sp.identity(400, format="csr"), RiskSets(t, e, "breslow"), f, 400, 0.0, True)
     assert info is not None
     np.testing.assert_allclose(grad, -g, atol=1e-12)
     np.testing.assert_allclose(hess, np.diag(info), atol=1e-12)
@@ -36,8 +37,8 @@ def test_loss_derivatives_are_the_partial_likelihoods() -> None:
         up, down = f.copy(), f.copy()
         up[i] += h
         down[i] -= h
-        lu = _fit_parts(sp.identity(400, format="csr"), _Risk(t, e, "breslow"), up, 400, 0.0, False)[0]
-        ld = _fit_parts(sp.identity(400, format="csr"), _Risk(t, e, "breslow"), down, 400, 0.0, False)[0]
+        lu = partial_likelihood(sp.identity(400, format="csr"), RiskSets(t, e, "breslow"), up, 400, 0.0, False)[0]
+        ld = partial_likelihood(sp.identity(400, format="csr"), RiskSets(t, e, "breslow"), down, 400, 0.0, False)[0]
         assert -(lu - ld) / (2 * h) == pytest.approx(grad[i], abs=1e-6)
     assert np.isfinite(ll)
 

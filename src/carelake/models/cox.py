@@ -23,20 +23,21 @@ from scipy.linalg import qr
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
-from carelake.errors import CarelakeError, UserError
+from carelake.errors import ModelFitError, UserError
 from carelake.evaluation.survival import Survival, survival_data
+from carelake.evaluation.survival.likelihood import (
+    RiskSets,
+    breslow_baseline,
+    no_maximum,
+    partial_likelihood,
+)
+from carelake.evaluation.survival.likelihood import newton as newton_maximum
 
 __all__ = ["CoxPH", "ModelFitError", "as_matrix", "read_target", "survival_target"]
 
 F = npt.NDArray[np.float64]
 Matrix = Any  # a dense array or a scipy sparse matrix
 NEWTON_MAX_FEATURES = 400  # above this, the p x p Hessian costs more than L-BFGS's extra iterations
-
-
-class ModelFitError(CarelakeError):
-    """A model has no finite fit on these data; the message says why and what to change."""
-
-    exit_code = 2
 
 
 def survival_target(time: npt.ArrayLike, event: npt.ArrayLike) -> F:
@@ -62,64 +63,6 @@ def as_matrix(X: Matrix, n_features: int | None = None) -> Any:  # noqa: N803 (s
     if n_features is not None and x.shape[1] != n_features:
         raise UserError(f"{x.shape[1]} columns for a model of {n_features}", hint="align the covariates")
     return x
-
-
-class _Risk:
-    """The partial likelihood's pieces that do not depend on beta: persons binned by event time."""
-
-    def __init__(self, time: F, event: npt.NDArray[np.bool_], ties: str) -> None:
-        self.event = event
-        event_times, d = np.unique(time[event], return_counts=True)
-        self.event_times, self.d = event_times, d.astype(np.float64)
-        # Bin of a person: the latest event time at or before their own (-1: before every event, in no risk set).
-        self.bin = np.searchsorted(event_times, time, side="right") - 1
-        # The event time of each event, as a bin.
-        self.event_bin = np.searchsorted(event_times, time[event])
-        # Efron: the l-th of d tied events sees the tied persons' weight reduced by l/d; Breslow: not at all.
-        self.pair_bin = np.repeat(np.arange(event_times.size), d)
-        start = np.r_[0, np.cumsum(d)[:-1]]
-        within = np.arange(self.pair_bin.size) - np.repeat(start, d)
-        self.phi = within / np.repeat(self.d, d) if ties == "efron" else np.zeros(self.pair_bin.size)
-
-    def sums(self, w: F) -> tuple[F, F]:
-        """S0 at each event time (weight of the risk set) and T0 (weight of the tied events)."""
-        in_set = self.bin >= 0
-        per_bin = np.bincount(self.bin[in_set], weights=w[in_set], minlength=self.event_times.size)
-        s0 = np.asarray(per_bin[::-1].cumsum()[::-1], dtype=np.float64)
-        t0 = np.bincount(self.event_bin, weights=w[self.event], minlength=self.event_times.size).astype(np.float64)
-        return s0, t0
-
-
-def _fit_parts(x: Any, risk: _Risk, beta: F, n: int, alpha: float, hessian: bool) -> tuple[float, F, F | None, F]:
-    """(penalised log PL, its gradient, its information matrix (minus the Hessian) if asked, the linear predictor)."""
-    eta = np.asarray(x @ beta, dtype=np.float64).ravel()
-    shift = eta.max()
-    w = np.exp(eta - shift)
-    s0, t0 = risk.sums(w)
-    denom = s0[risk.pair_bin] - risk.phi * t0[risk.pair_bin]
-    ll = float(eta[risk.event].sum() - np.sum(np.log(denom) + shift)) - 0.5 * n * alpha * float(beta @ beta)
-    a = np.bincount(risk.pair_bin, weights=1.0 / denom, minlength=s0.size)
-    b = np.bincount(risk.pair_bin, weights=risk.phi / denom, minlength=s0.size)
-    big_a = np.cumsum(a)  # a person in bin j is in the risk sets of event times 0..j
-    coef_all = np.where(risk.bin >= 0, w * big_a[np.maximum(risk.bin, 0)], 0.0)
-    coef_tied = np.zeros(n)
-    coef_tied[risk.event] = w[risk.event] * b[risk.event_bin]
-    weights = coef_all - coef_tied
-    grad = np.asarray(x.T @ (risk.event.astype(np.float64) - weights), dtype=np.float64).ravel() - n * alpha * beta
-    if not hessian:
-        return ll, grad, None, eta
-    h = np.asarray((x.T @ sp.diags(weights) @ x).toarray() if sp.issparse(x) else (x.T * weights) @ x, dtype=np.float64)
-    # Minus the outer products of the weighted means: S1 and T1 at each event time, expanded to Efron's pairs.
-    in_set = risk.bin >= 0
-    groups = sp.csr_matrix((w[in_set], (risk.bin[in_set], np.flatnonzero(in_set))), shape=(s0.size, n))
-    s1 = np.asarray((groups @ x).todense() if sp.issparse(x) else groups @ x)[::-1].cumsum(0)[::-1]
-    ev = np.flatnonzero(risk.event)
-    tied = sp.csr_matrix((w[ev], (risk.event_bin, ev)), shape=(s0.size, n))
-    t1 = np.asarray((tied @ x).todense() if sp.issparse(x) else tied @ x)
-    num = (s1[risk.pair_bin] - risk.phi[:, None] * t1[risk.pair_bin]) / denom[:, None]
-    h = h - num.T @ num
-    h[np.diag_indices_from(h)] += n * alpha
-    return ll, grad, h, eta
 
 
 class CoxPH(BaseEstimator):  # type: ignore[misc]
@@ -172,25 +115,27 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
             raise UserError(f"{x.shape[0]} rows of covariates for {len(s)} persons", hint="one row per person")
         keep, self.dropped_ = self._guard(x)
         sub = x[:, keep]
-        risk = _Risk(s.time, s.event, self.ties)
+        risk = RiskSets(s.time, s.event, self.ties)
         n, p = sub.shape
         newton = self.solver == "newton" or (self.solver == "auto" and p <= NEWTON_MAX_FEATURES)
-        beta = self._newton(sub, risk, n) if newton else self._lbfgs(sub, risk, n)
+        if newton:
+            beta, self.n_iter_ = newton_maximum(sub, risk, self.alpha, self.max_iter, self.tol)
+        else:
+            beta = self._lbfgs(sub, risk, n)
         coef = np.zeros(x.shape[1])
         coef[keep] = beta
         self.coef_ = coef
         self.n_features_in_ = x.shape[1]
         # Breslow's baseline cumulative hazard at the event times, for a linear predictor of 0.
         eta = np.asarray(sub @ beta, dtype=np.float64).ravel()
-        s0, _ = risk.sums(np.exp(eta - eta.max()))
         self.baseline_time_ = risk.event_times
-        self.baseline_cumulative_hazard_ = np.cumsum(risk.d / s0) * np.exp(-eta.max())
-        self.log_likelihood_ = _fit_parts(sub, risk, beta, n, 0.0, False)[0]
+        self.baseline_cumulative_hazard_ = breslow_baseline(risk, eta)
+        self.log_likelihood_ = partial_likelihood(sub, risk, beta, n, 0.0, False)[0]
         # The coefficients' covariance: the inverse of the (penalised) information at the fit, as lifelines reports
         # it; left out above NEWTON_MAX_FEATURES, where the p x p matrix is what the L-BFGS path avoids.
         self.covariance_: F | None = None
         if p <= NEWTON_MAX_FEATURES:
-            info = _fit_parts(sub, risk, beta, n, self.alpha, True)[2]
+            info = partial_likelihood(sub, risk, beta, n, self.alpha, True)[2]
             assert info is not None
             cov = np.full((x.shape[1], x.shape[1]), np.nan)
             cov[np.ix_(keep, keep)] = np.linalg.inv(info)
@@ -205,7 +150,7 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
         keep = np.array([j for j in range(self.n_features_in_) if j not in self.dropped_], dtype=np.int64)
         sub = x[:, keep]
         dense = np.asarray(sub.toarray() if sp.issparse(sub) else sub, dtype=np.float64)
-        risk = _Risk(s.time, s.event, self.ties)
+        risk = RiskSets(s.time, s.event, self.ties)
         eta = dense @ self.coef_[keep]
         w = np.exp(eta - eta.max())
         s0, t0 = risk.sums(w)
@@ -283,43 +228,9 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
             })  # fmt: skip
         return out
 
-    def _newton(self, x: Any, risk: _Risk, n: int) -> F:
-        beta = np.zeros(x.shape[1])
-        ll, grad, info, _ = _fit_parts(x, risk, beta, n, self.alpha, True)
-        stalled = 0
-        for it in range(self.max_iter):
-            assert info is not None
-            try:
-                step = np.linalg.solve(info, grad)
-            except np.linalg.LinAlgError as e:
-                raise self._no_maximum() from e
-            t = 1.0
-            while True:  # halve the step until the likelihood rises
-                cand = beta + t * step
-                ll_new, g_new, info_new, _ = _fit_parts(x, risk, cand, n, self.alpha, True)
-                if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
-                    break
-                t /= 2
-                if t < 1e-10:
-                    raise self._no_maximum()
-            flat = abs(ll_new - ll) <= self.tol * (1 + abs(ll))
-            moved = float(np.max(np.abs(t * step)))
-            converged = flat and moved < 1e-7
-            # The monotone likelihood's signature (R's "Loglik converged before variable"): the likelihood no
-            # longer rises, yet full Newton steps keep going, toward an infinite coefficient.
-            stalled = stalled + 1 if flat and moved > 0.1 else 0
-            beta, ll, grad, info = np.asarray(cand, dtype=np.float64), ll_new, g_new, info_new
-            if stalled >= 3 or np.max(np.abs(beta)) > 50:
-                raise self._no_maximum()
-            if converged:
-                self.n_iter_ = it + 1
-                return beta
-        raise ModelFitError(f"Cox model did not converge in {self.max_iter} Newton steps",
-                            hint="raise max_iter, or add a penalty (alpha > 0)")  # fmt: skip
-
-    def _lbfgs(self, x: Any, risk: _Risk, n: int) -> F:
+    def _lbfgs(self, x: Any, risk: RiskSets, n: int) -> F:
         def objective(beta: F) -> tuple[float, F]:
-            ll, grad, _, _ = _fit_parts(x, risk, beta, n, self.alpha, False)
+            ll, grad, _, _ = partial_likelihood(x, risk, beta, n, self.alpha, False)
             return -ll / n, -grad / n
 
         res = minimize(objective, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B",
@@ -329,17 +240,9 @@ class CoxPH(BaseEstimator):  # type: ignore[misc]
             raise ModelFitError(f"Cox model did not converge (L-BFGS: {res.message})",
                                 hint="add or raise the penalty (alpha)")  # fmt: skip
         if np.max(np.abs(beta)) > 50:
-            raise self._no_maximum()
+            raise no_maximum()
         self.n_iter_ = int(res.nit)
         return beta
-
-    @staticmethod
-    def _no_maximum() -> ModelFitError:
-        return ModelFitError(
-            "the Cox partial likelihood has no finite maximum: a covariate (or a combination) separates the "
-            "persons with events from the others",
-            hint="add a penalty (alpha > 0), or remove the covariate that predicts the outcome perfectly",
-        )
 
     def predict(self, X: Matrix) -> F:  # noqa: N803
         """The linear predictor x'beta: a risk score, higher for an earlier event."""

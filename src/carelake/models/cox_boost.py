@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from carelake.errors import UserError
+from carelake.evaluation.survival.likelihood import RiskSets, breslow_baseline
 from carelake.models.cox import as_matrix, read_target
 
 __all__ = ["CoxBoost"]
@@ -30,23 +31,16 @@ F = npt.NDArray[np.float64]
 
 
 class _Loss:
-    """Event times and risk-set bins of the training persons, fixed across rounds."""
+    """Event times and risk-set bins of the training persons (Breslow), fixed across rounds."""
 
     def __init__(self, time: F, event: npt.NDArray[np.bool_]) -> None:
-        self.event = event
-        self.event_times, d = np.unique(time[event], return_counts=True)
-        self.d = d.astype(np.float64)
-        self.bin = np.searchsorted(self.event_times, time, side="right") - 1
-
-    def risk_set_weight(self, w: F) -> F:
-        inside = self.bin >= 0
-        per_bin = np.bincount(self.bin[inside], weights=w[inside], minlength=self.event_times.size)
-        return np.asarray(per_bin[::-1].cumsum()[::-1], dtype=np.float64)
+        self.sets = RiskSets(time, event, "breslow")
+        self.event, self.d, self.bin = event, self.sets.d, self.sets.bin
 
     def gradient(self, score: F) -> tuple[F, F]:
         f = score - score.max()
         w = np.exp(f)
-        s0 = self.risk_set_weight(w)
+        s0, _ = self.sets.sums(w)
         a, b = np.cumsum(self.d / s0), np.cumsum(self.d / s0**2)
         k = np.maximum(self.bin, 0)
         inside = self.bin >= 0
@@ -108,10 +102,8 @@ class CoxBoost(BaseEstimator):  # type: ignore[misc]
         data = lgb.Dataset(x, label=np.zeros(x.shape[0]), free_raw_data=False)
         self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
         self.n_features_in_ = x.shape[1]
-        f = self._raw(x)
-        s0 = loss.risk_set_weight(np.exp(f - f.max()))
-        self.baseline_time_ = loss.event_times
-        self.baseline_cumulative_hazard_ = np.cumsum(loss.d / s0) * np.exp(-f.max())
+        self.baseline_time_ = loss.sets.event_times
+        self.baseline_cumulative_hazard_ = breslow_baseline(loss.sets, self._raw(x))
         return self
 
     def _raw(self, x: Any) -> F:
