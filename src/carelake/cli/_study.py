@@ -13,7 +13,7 @@ from carelake.cli._state import min_cell_count as min_cell_count_setting
 
 if TYPE_CHECKING:
     from carelake.privacy.disclosure import DisclosureRule
-    from carelake.studies.run import StudyRun
+    from carelake.studies.analysis import StudyRun
 
 __all__ = ["register", "write_summary"]
 

@@ -1,7 +1,8 @@
 """A saved model directory: everything needed to score persons elsewhere, in files that are safe to open.
 
-    model.json           format, carelake version, model type, parameters, the covariate ids of its columns, and
-                         for a linear model its intercept and nonzero coefficients
+    model.json           format, carelake version, model type, parameters, the covariate ids of its columns, for
+                         a linear model its intercept and nonzero coefficients, and for a survival model the
+                         baseline cumulative hazard (time in days, H0)
     model.txt            a tree model, in LightGBM's own text format
     covariate_ref.csv    the covariates' ids and names (what each column means)
     study.yaml           the study file that made it, and the cohort files it names under cohorts/
@@ -27,6 +28,7 @@ import pyarrow as pa
 import carelake
 from carelake.errors import ConfigError
 from carelake.models.risk import LinearRisk, RiskModel, TreeRisk
+from carelake.models.survival import SurvivalRisk
 
 __all__ = ["FORMAT", "SavedModel", "load_model", "save_model"]
 
@@ -40,7 +42,7 @@ class SavedModel:
     """A loaded model directory."""
 
     path: Path
-    risk: RiskModel
+    risk: RiskModel | SurvivalRisk
     covariate_names: dict[int, str]
     meta: dict[str, Any]
     provenance: dict[str, Any]
@@ -52,7 +54,7 @@ class SavedModel:
 
 def save_model(
     folder: Path,
-    risk: RiskModel,
+    model: RiskModel | SurvivalRisk,
     reference: pa.Table,
     *,
     study_file: Path,
@@ -60,7 +62,8 @@ def save_model(
     provenance: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `risk` and what it needs into `folder` (replaced if it exists)."""
+    """Write `model` and what it needs into `folder` (replaced if it exists)."""
+    risk = model.score_model if isinstance(model, SurvivalRisk) else model
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -72,6 +75,8 @@ def save_model(
         "covariate_ids": [int(c) for c in risk.covariate_ids],
         **(extra or {}),
     }
+    if isinstance(model, SurvivalRisk):
+        meta["survival"] = model.to_json()
     if isinstance(risk, LinearRisk):
         meta["linear"] = risk.to_json()
     else:
@@ -135,6 +140,11 @@ def load_model(folder: str | Path) -> SavedModel:
         risk = TreeRisk(meta["model_type"], meta["params"], ids, text_file.read_text(encoding="utf-8"))
     else:
         raise _refuse(path, "model.json holds neither a linear model nor trees", "re-run the study")
+    model: RiskModel | SurvivalRisk = risk
+    if "survival" in meta:
+        base = meta["survival"]
+        model = SurvivalRisk(risk, np.asarray(base["baseline_time"], dtype=np.float64),
+                             np.asarray(base["baseline_cumulative_hazard"], dtype=np.float64))  # fmt: skip
     names: dict[int, str] = {}
     ref = path / "covariate_ref.csv"
     if ref.is_file():
@@ -142,4 +152,4 @@ def load_model(folder: str | Path) -> SavedModel:
             names = {int(r["covariate_id"]): r["covariate_name"] for r in csv.DictReader(f)}
     prov_file = path / "provenance.json"
     prov = json.loads(prov_file.read_text(encoding="utf-8")) if prov_file.is_file() else {}
-    return SavedModel(path, risk, names, meta, prov)
+    return SavedModel(path, model, names, meta, prov)

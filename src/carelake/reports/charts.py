@@ -20,12 +20,15 @@ __all__ = [
     "column_chart",
     "decision_chart",
     "distribution_chart",
+    "horizon_calibration_chart",
     "importance_chart",
     "line_chart",
     "pr_chart",
+    "risk_group_survival_chart",
     "roc_chart",
     "subgroup_chart",
     "survival_chart",
+    "time_metrics_chart",
 ]
 
 Chart = tuple[list[dict[str, Any]], dict[str, Any]]
@@ -287,4 +290,56 @@ def attrition_chart(attrition: pa.Table, outcome: str) -> Chart:
     layout = _axes("persons", "", f"Study population: {outcome}", unit=False)
     layout["margin"] = {"l": 260, "r": 20, "t": 40, "b": 50}
     layout["yaxis"]["autorange"] = "reversed"
+    return data, layout
+
+
+_THIRDS = {"low": "#2e86de", "middle": "#f39c12", "high": "#c0392b"}
+
+
+def risk_group_survival_chart(curves: pa.Table | None) -> Chart:
+    """Kaplan-Meier survival per third of predicted risk (steps every 30 days; withheld rows skipped)."""
+    rows = [r for r in _rows(curves) if _f(r["survival"]) is not None]
+    data: list[dict[str, Any]] = []
+    for group, color in _THIRDS.items():
+        mine = [r for r in rows if r["riskGroup"] == group]
+        if mine:
+            data.append({"type": "scatter", "mode": "lines", "name": f"{group} predicted risk",
+                         "x": [r["time"] for r in mine], "y": [r["survival"] for r in mine],
+                         "line": {"shape": "hv", "color": color},
+                         "text": [f"at risk {r['atRisk']}" for r in mine]})  # fmt: skip
+    layout = _axes("days from the start of time at risk", "Kaplan-Meier survival", "Survival by risk group",
+                   unit=False)  # fmt: skip
+    return data, layout
+
+
+def horizon_calibration_chart(calibration: pa.Table | None) -> Chart:
+    """Per horizon, mean predicted against Kaplan-Meier observed risk by risk decile, with the observed interval."""
+    rows = [r for r in _rows(calibration) if _f(r["observedRisk"]) is not None and r["PersonCount"] is not None]
+    top = max([0.05, *(float(r["predictedRisk"]) for r in rows), *(_f(r["observedUpper"]) or 0.0 for r in rows)])
+    data: list[dict[str, Any]] = [{"type": "scatter", "mode": "lines", "x": [0, top], "y": [0, top],
+                                   "name": "ideal", "line": _GREY}]  # fmt: skip
+    for horizon in dict.fromkeys(r["horizon"] for r in rows):
+        mine = [r for r in rows if r["horizon"] == horizon]
+        up = [(_f(r["observedUpper"]) or r["observedRisk"]) - r["observedRisk"] for r in mine]
+        down = [r["observedRisk"] - (_f(r["observedLower"]) or r["observedRisk"]) for r in mine]
+        data.append({"type": "scatter", "mode": "lines+markers", "name": f"{horizon} days",
+                     "x": [r["predictedRisk"] for r in mine], "y": [r["observedRisk"] for r in mine],
+                     "error_y": {"type": "data", "symmetric": False, "array": up, "arrayminus": down}})  # fmt: skip
+    layout = _axes("mean predicted risk", "observed risk (Kaplan-Meier)", "Calibration at each horizon", unit=False)
+    layout["xaxis"]["range"] = layout["yaxis"]["range"] = [0, top * 1.05]
+    return data, layout
+
+
+def time_metrics_chart(metrics: pa.Table | None) -> Chart:
+    """Time-dependent AUC and the Brier score over time."""
+    rows = _rows(metrics)
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines+markers", "name": "AUC(t)", "x": [r["time"] for r in rows],
+         "y": [_f(r["AUC"]) for r in rows]},
+        {"type": "scatter", "mode": "lines+markers", "name": "Brier score(t)", "x": [r["time"] for r in rows],
+         "y": [_f(r["brierScore"]) for r in rows], "yaxis": "y2"},
+    ]  # fmt: skip
+    layout = _axes("days from the start of time at risk", "cumulative/dynamic AUC", "Discrimination and Brier score "
+                   "over time", unit=False)  # fmt: skip
+    layout["yaxis2"] = {"title": {"text": "Brier score"}, "overlaying": "y", "side": "right"}
     return data, layout

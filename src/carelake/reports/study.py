@@ -17,9 +17,10 @@ import pyarrow.compute
 from carelake.privacy.disclosure import DisclosureRule
 from carelake.reports import charts
 from carelake.reports.page import Page, escape
+from carelake.reports.survival import MODEL_NAMES, survival_analysis, survival_evaluation_text, survival_summary
 from carelake.reports.tripod import checklist
+from carelake.studies.analysis import Analysis, StudyRun
 from carelake.studies.output import attrition_table, disclosed_tables, headline
-from carelake.studies.run import Analysis, StudyRun
 
 __all__ = ["publish", "render_study_report", "write_study_report"]
 
@@ -27,6 +28,7 @@ _MODEL_NAMES = {
     "lasso_logistic": "L1-penalised (LASSO) logistic regression",
     "elastic_net_logistic": "elastic-net logistic regression",
     "gradient_boosting": "gradient-boosted trees (LightGBM)",
+    **MODEL_NAMES,
 }
 
 
@@ -36,6 +38,9 @@ def _ci(h: dict[str, Any]) -> str:
 
 
 def _summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
+    if run.study_file.study.type == "survival":
+        survival_summary(page, run, rule)
+        return
     best = {a.analysis_id for a in run.best}
     rows = []
     for a in run.analyses:
@@ -94,6 +99,9 @@ def _attrition(page: Page, run: StudyRun, rule: DisclosureRule) -> pa.Table:
 
 
 def _analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
+    if a.study_type == "survival":
+        survival_analysis(page, a, rule)
+        return
     page.heading(f"{a.outcome.name}: {_MODEL_NAMES.get(a.model_type, a.model_type)}", anchor=a.analysis_id)
     for n in a.notes:
         page.note(n)
@@ -101,7 +109,7 @@ def _analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
         return
     t = disclosed_tables(a, rule)
     page.paragraph(
-        f"Chosen by {len(a.cv[0].fold_auroc) if a.cv else 0}-fold cross-validation on the training "
+        f"Chosen by {len(getattr(a.cv[0], 'fold_auroc', ())) if a.cv else 0}-fold cross-validation on the training "
         f"persons (lowest log loss): {a.params}."
     )
     h = headline(a, rule)
@@ -159,9 +167,22 @@ def _model_card(page: Page, run: StudyRun, a: Analysis, rule: DisclosureRule) ->
     prov = run.provenance
     source = prov.get("cdm_source", {}).get("cdm_source_name") or "not recorded in cdm_source"
     author = '<span class="tag author">author to fill</span>'
+    survival = a.study_type == "survival"
+    predicts = (
+        f"survival free of {a.outcome.name} (and its risk) at {', '.join(map(str, a.horizons))} days from the start "
+        f"of time at risk, for persons of {run.cohorts[0].name}"
+        if survival
+        else f"risk of {a.outcome.name} in the time at risk, for persons of {run.cohorts[0].name}"
+    )
+    figures = (
+        survival_evaluation_text(h)
+        if survival
+        else f"AUROC {h['test_auroc']} ({_ci(h)}), calibration slope {h['calibration_slope']}, intercept "
+        f"{h['calibration_intercept']}"
+    )
     rows = [
         ("Model", escape(f"{_MODEL_NAMES.get(a.model_type, a.model_type)}, parameters {a.params}")),
-        ("Predicts", escape(f"risk of {a.outcome.name} in the time at risk, for persons of {run.cohorts[0].name}")),
+        ("Predicts", escape(predicts)),
         ("Intended use and users", author),
         (
             "Training data",
@@ -172,11 +193,7 @@ def _model_card(page: Page, run: StudyRun, a: Analysis, rule: DisclosureRule) ->
         ),
         (
             "Evaluation",
-            escape(
-                f"held-out test persons ({study.split.test_fraction:.0%}, split by "
-                f"{study.split.kind}): AUROC {h['test_auroc']} ({_ci(h)}), calibration slope "
-                f"{h['calibration_slope']}, intercept {h['calibration_intercept']}"
-            ),
+            escape(f"held-out test persons ({study.split.test_fraction:.0%}, split by {study.split.kind}): {figures}"),
         ),
         ("Subgroups", escape(f"{', '.join(study.subgroups)}: see the subgroup chart and table")),
         ("Ethical considerations", author),
@@ -225,7 +242,7 @@ def render_study_report(run: StudyRun, rule: DisclosureRule) -> str:
     study = run.study_file.study
     prov = run.provenance
     page = Page(
-        f"Prediction study: {study.name}",
+        f"{'Survival' if study.type == 'survival' else 'Prediction'} study: {study.name}",
         f"{study.description or ''} Run by carelake {prov['carelake_version']} on {prov['engine']}, "
         f"{prov['run_at']}; counts below {rule.min_cell_count} are withheld.",
     )

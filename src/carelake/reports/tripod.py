@@ -17,8 +17,9 @@ from importlib import resources
 from typing import Any
 
 from carelake.privacy.disclosure import DisclosureRule
+from carelake.reports.survival import survival_evaluation_text
+from carelake.studies.analysis import StudyRun
 from carelake.studies.output import headline
-from carelake.studies.run import StudyRun
 
 __all__ = ["Item", "checklist", "items"]
 
@@ -91,15 +92,21 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, str]:
             f" {s.folds}-fold cross-validation on the training part"
         )
 
+    survival = study.type == "survival"
+
     def models() -> str:
+        chosen = "highest held-out partial log-likelihood" if survival else "lowest cross-validated log loss"
         return "; ".join(f"{m.type} over grid {m.grid or 'default'}" for m in study.models) + (
-            "; chosen by lowest cross-validated log loss, refitted on all training persons"
+            f"; chosen by {chosen}, refitted on all training persons"
         )
 
     def flow() -> str:
         return " → ".join(f"{s.description}: {rule.label(s.persons)}" for s in first)
 
     def performance() -> str:
+        if survival:
+            return "; ".join(f"{h['analysis']}: {survival_evaluation_text(h)}" for h in heads
+                             if h["test_harrell_c"] is not None)  # fmt: skip
         return "; ".join(
             f"{h['analysis']}: AUROC {h['test_auroc']} (95% CI {h['test_auroc_95ci'][0]}-"
             f"{h['test_auroc_95ci'][1]}), slope {h['calibration_slope']}"
@@ -107,6 +114,14 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, str]:
             if h["test_auroc"] is not None
         )
 
+    survival_fixed = {
+        "measures": "Harrell's and Uno's C, cumulative/dynamic AUC and IPCW Brier score at each horizon, integrated "
+        "Brier score, calibration slope, ICI and E90 at each horizon (Austin 2020), predicted against Kaplan-Meier "
+        "risk by decile; each table names its estimator, tau and ties",
+        "output": f"survival probabilities (and risks) at {', '.join(map(str, study.horizons))} days per person",
+        "preparation": "covariates computed in the warehouse by carelake's FeatureExtraction-compatible SQL; the "
+        "Cox model divides each covariate by its largest absolute training value",
+    }
     fixed = {
         "missing": "covariates record presence of a CDM record (absence is 0); measurement values are the latest "
         "before index, absent when never measured (0 in the matrix); no imputation",
@@ -136,7 +151,7 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, str]:
         "flow": flow,
         "performance": performance,
     }
-    return fixed | {key: answer() for key, answer in computed.items()}
+    return fixed | (survival_fixed if survival else {}) | {key: answer() for key, answer in computed.items()}
 
 
 def checklist(run: StudyRun, rule: DisclosureRule) -> list[Item]:

@@ -19,11 +19,8 @@ from carelake.errors import ConfigError
 from carelake.features import FeatureMatrix, extract
 from carelake.models.artifact import SavedModel
 from carelake.models.risk import align
-from carelake.studies.cohorts import StudyCohort, cohort_name, prepare_cohorts
-from carelake.studies.evaluate import PartData, evaluate_parts
-from carelake.studies.file import StudyFile, covariate_settings, load_study
-from carelake.studies.population import study_population
-from carelake.studies.run import (
+from carelake.models.survival import SurvivalRisk
+from carelake.studies.analysis import (
     Analysis,
     StudyRun,
     importance_table,
@@ -32,6 +29,12 @@ from carelake.studies.run import (
     prepare,
     provenance,
 )
+from carelake.studies.cohorts import StudyCohort, cohort_name, prepare_cohorts
+from carelake.studies.evaluate import PartData, evaluate_parts
+from carelake.studies.evaluate_survival import SurvivalPart, evaluate_survival_parts, main_horizon, time_grid
+from carelake.studies.file import StudyFile, covariate_settings, load_study
+from carelake.studies.population import study_population
+from carelake.studies.survival import follow_up, survival_population
 from carelake.warehouse import Warehouse, quote
 
 __all__ = ["Scores", "score", "validate_external"]
@@ -91,7 +94,15 @@ def score(
         absent = [int(p) for p in np.setdiff1d(wanted, pid)]
     index = np.nonzero(keep)[0]
     x = x[index]
-    risk = saved.risk.predict(x)
+    extra: dict[str, pa.Array] = {}
+    if isinstance(saved.risk, SurvivalRisk):
+        # A survival model gives survival at each of its study's horizons; `risk` is 1 - S at the main one.
+        horizons = sf.study.horizons
+        surv = saved.risk.survival(x, horizons)
+        risk = 1.0 - surv[:, horizons.index(main_horizon(horizons))]
+        extra = {f"survival_{h}d": pa.array(surv[:, k]) for k, h in enumerate(horizons)}
+    else:
+        risk = saved.risk.predict(x)
     contrib = saved.risk.contributions(x).tocsr()
     names = saved.covariate_names
     ids = saved.risk.covariate_ids
@@ -107,6 +118,7 @@ def score(
             "person_id": pa.array(pid[index]),
             "cohort_start_date": rows.column("cohort_start_date").take(pa.array(index)),
             "risk": pa.array(risk),
+            **extra,
             "top_contributions": pa.array(tops),
         }
     )
@@ -131,9 +143,13 @@ def validate_external(wh: Warehouse, saved: SavedModel, *, progress: Callable[[s
     outcome: StudyCohort = next(c for c in cohorts[1:] if c.name == name)
     run = StudyRun(sf, [target, outcome], features, [], provenance(wh, sf), seconds)
     population = study_population(wh, target.cohort_id, outcome.cohort_id, study.population)
+    survival = isinstance(saved.risk, SurvivalRisk)
+    if survival:
+        population = survival_population(population)
     data = outcome_data(sf, features, persons, population)
     analysis = Analysis(str(saved.meta.get("analysis", saved.risk.model_type)), outcome, saved.risk.model_type,
-                        population, risk=saved.risk, params=dict(saved.risk.params), primary="Validation")  # fmt: skip
+                        population, risk=saved.risk, params=dict(saved.risk.params), primary="Validation",
+                        study_type=study.type, horizons=study.horizons if survival else ())  # fmt: skip
     run.analyses.append(analysis)
     run.notes += data.notes
     if int(data.y.sum()) == 0:
@@ -145,9 +161,18 @@ def validate_external(wh: Warehouse, saved: SavedModel, *, progress: Callable[[s
                               "this database; they count as absent (0) for everyone")  # fmt: skip
     t0 = time.perf_counter()
     say("evaluation")
-    p = saved.risk.predict(x)
-    part = PartData("Validation", data.y, p, data.ages, data.sexes, data.groups)
-    analysis.tables, notes = evaluate_parts([part], study.evaluation, study.split.seed)
+    if isinstance(saved.risk, SurvivalRisk):
+        # Censoring weights from the validation persons themselves: the training part is not here.
+        fu, grid = follow_up(population), time_grid(study.horizons)
+        surv = saved.risk.survival(x, grid)
+        p = 1.0 - surv[:, int(np.searchsorted(grid, main_horizon(study.horizons)))]
+        survival_part = SurvivalPart("Validation", fu, saved.risk.score(x), grid, surv, data.groups)
+        analysis.tables, notes = evaluate_survival_parts([survival_part], fu, study.horizons,
+                                                         study.evaluation.calibration_strata)  # fmt: skip
+    else:
+        p = saved.risk.predict(x)
+        part = PartData("Validation", data.y, p, data.ages, data.sexes, data.groups)
+        analysis.tables, notes = evaluate_parts([part], study.evaluation, study.split.seed)
     analysis.notes += notes
     reference = pa.table(
         {
@@ -156,7 +181,8 @@ def validate_external(wh: Warehouse, saved: SavedModel, *, progress: Callable[[s
         }
     )
     model_features = FeatureMatrix(x, reference, features.rows, features.cohort_id)
-    analysis.importance = importance_table(model_features, saved.risk, x, study.split.seed)
+    score_model = saved.risk.score_model if isinstance(saved.risk, SurvivalRisk) else saved.risk
+    analysis.importance = importance_table(model_features, score_model, x, study.split.seed)
     analysis.predictions = pa.table(
         {"person_id": pa.array(data.person_id), "cohort_start_date": population.rows["cohort_start_date"],
          "evaluation": pa.array(["Validation"] * data.y.size), "outcome": pa.array(data.y.astype(np.int8)),

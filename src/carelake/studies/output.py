@@ -24,8 +24,9 @@ from typing import Any
 import pyarrow as pa
 
 from carelake.models.artifact import save_model
+from carelake.models.survival import SurvivalCvResult
 from carelake.privacy.disclosure import DisclosureRule
-from carelake.studies.run import Analysis, StudyRun
+from carelake.studies.analysis import Analysis, StudyRun
 
 __all__ = ["TABLE_COUNTS", "attrition_table", "cohort_files", "disclosed_tables", "headline", "write_study"]
 
@@ -51,6 +52,11 @@ TABLE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("evaluation", "ageGroup", "genGroup"),
     ),
     "predictionDistribution": (("PersonCount",), ("evaluation", "class")),
+    "survivalCalibration": (
+        ("PersonCount", "EventCount", "CensoredCount"),
+        ("evaluation", "horizon", "riskGroup", "predictedRisk"),
+    ),
+    "survivalCurves": (("atRisk",), ("evaluation", "riskGroup", "time")),
 }
 # Long tables: rows grouped by these keys; populationSize and outcomeCount of a group decide for all its rows.
 _LONG = {"evaluationStatistics": ("evaluation",), "subgroupStatistics": ("evaluation", "subgroup", "level")}
@@ -90,14 +96,21 @@ def disclosed_tables(analysis: Analysis, rule: DisclosureRule) -> dict[str, pa.T
     if analysis.importance is not None:
         out["covariateImportance"] = analysis.importance
     if analysis.cv:
-        out["cvResults"] = pa.Table.from_pylist(
-            [
-                {"params": json.dumps(r.params, sort_keys=True), "fold": i + 1, "AUROC": a, "logLoss": ll}
-                for r in analysis.cv
-                for i, (a, ll) in enumerate(zip(r.fold_auroc, r.fold_log_loss, strict=True))
-            ]
-        )
+        out["cvResults"] = pa.Table.from_pylist(_cv_rows(analysis))
     return out
+
+
+def _cv_rows(analysis: Analysis) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for r in analysis.cv:
+        params = json.dumps(r.params, sort_keys=True)
+        if isinstance(r, SurvivalCvResult):
+            rows += [{"params": params, "fold": i + 1, "heldOutLogLikelihoodPerEvent": ll, "harrellC": c}
+                     for i, (ll, c) in enumerate(zip(r.fold_log_likelihood, r.fold_c, strict=True))]  # fmt: skip
+        else:
+            rows += [{"params": params, "fold": i + 1, "AUROC": a, "logLoss": ll}
+                     for i, (a, ll) in enumerate(zip(r.fold_auroc, r.fold_log_loss, strict=True))]  # fmt: skip
+    return rows
 
 
 def attrition_table(run: StudyRun, rule: DisclosureRule) -> pa.Table:
@@ -140,22 +153,53 @@ def headline(analysis: Analysis, rule: DisclosureRule) -> dict[str, Any]:
         for r in _suppress_long(raw, _LONG["evaluationStatistics"], rule).to_pylist():
             if r["evaluation"] == analysis.primary:
                 values[r["metric"]] = r["value"]
-    pop = analysis.population.attrition[-1]
+    if analysis.study_type == "survival":
+        return _survival_headline(analysis, values, rule)
     return {
-        "analysis": analysis.analysis_id,
-        "evaluation": analysis.primary,
-        "outcome": analysis.outcome.name,
-        "model": analysis.model_type,
-        "params": analysis.params,
-        "population": rule.shown(pop.persons),
-        "outcomes": rule.shown(pop.outcomes),
-        "test_persons": _number(values.get("populationSize")),
+        **_identity(analysis, values, rule),
         "test_auroc": _number(values.get("AUROC")),
         "test_auroc_95ci": [_number(values.get("95% lower AUROC")), _number(values.get("95% upper AUROC"))],
         "test_auprc": _number(values.get("AUPRC")),
         "test_brier": _number(values.get("brier score")),
         "calibration_slope": _number(values.get("weak calibration gradient")),
         "calibration_intercept": _number(values.get("weak calibration intercept")),
+        "notes": analysis.notes,
+    }
+
+
+def _identity(analysis: Analysis, values: dict[str, float | None], rule: DisclosureRule) -> dict[str, Any]:
+    """What every headline starts with: which analysis, which model, how many persons."""
+    pop = analysis.population.attrition[-1]
+    return {
+        "analysis": analysis.analysis_id,
+        "evaluation": analysis.primary,
+        "type": analysis.study_type,
+        "outcome": analysis.outcome.name,
+        "model": analysis.model_type,
+        "params": analysis.params,
+        "population": rule.shown(pop.persons),
+        "outcomes": rule.shown(pop.outcomes),
+        "test_persons": _number(values.get("populationSize")),
+    }
+
+
+def _survival_headline(analysis: Analysis, values: dict[str, float | None], rule: DisclosureRule) -> dict[str, Any]:
+    def at(metric: str) -> dict[str, float | None]:
+        return {str(h): _number(values.get(f"{metric} at {h} days")) for h in analysis.horizons}
+
+    return {
+        **_identity(analysis, values, rule),
+        "test_events": _number(values.get("outcomeCount")),
+        "test_harrell_c": _number(values.get("Harrell's C")),
+        "test_uno_c": _number(values.get("Uno's C")),
+        "test_integrated_brier": _number(values.get("integrated Brier score")),
+        "horizons_days": list(analysis.horizons),
+        "time_dependent_auc": at("time-dependent AUC"),
+        "brier": at("Brier score"),
+        "calibration_slope": at("calibration slope"),
+        "ici": at("ICI"),
+        "observed_risk": at("observed risk"),
+        "mean_predicted_risk": at("mean predicted risk"),
         "notes": analysis.notes,
     }
 

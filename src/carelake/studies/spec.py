@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "CohortRef",
@@ -24,7 +24,10 @@ __all__ = [
 ]
 
 Anchor = Literal["cohort start", "cohort end"]
-MODEL_TYPES = ("lasso_logistic", "elastic_net_logistic", "gradient_boosting")
+PREDICTION_MODELS = ("lasso_logistic", "elastic_net_logistic", "gradient_boosting")
+SURVIVAL_MODELS = ("cox", "boosted_cox")
+STUDY_MODELS = {"prediction": PREDICTION_MODELS, "survival": SURVIVAL_MODELS}
+DEFAULT_HORIZONS = (365, 730, 1095)  # days: 1, 2 and 3 years
 SUBGROUPS = ("sex", "age_band")
 
 
@@ -82,7 +85,7 @@ class Split(_Strict):
 class ModelSpec(_Strict):
     """A model and its hyper-parameter grid (each key a parameter, each value the list of values to try)."""
 
-    type: Literal["lasso_logistic", "elastic_net_logistic", "gradient_boosting"]
+    type: Literal["lasso_logistic", "elastic_net_logistic", "gradient_boosting", "cox", "boosted_cox"]
     grid: dict[str, list[float | int | str]] = Field(default_factory=dict)
 
     @field_validator("grid")
@@ -115,6 +118,21 @@ class Evaluation(_Strict):
     thresholds: list[float] | None = None
     decision_curve: DecisionCurve = DecisionCurve()
     calibration_strata: int = Field(default=10, ge=2)
+    horizons: list[int] | None = Field(
+        default=None, description="survival studies: days after time-at-risk start to evaluate at (default 1-3 y)"
+    )
+
+    @field_validator("horizons")
+    @classmethod
+    def _days(cls, values: list[int] | None) -> list[int] | None:
+        if values is not None:
+            if not values:
+                raise ValueError("give at least one horizon (days), or leave the key out for 365, 730, 1095")
+            if any(v < 1 for v in values):
+                raise ValueError("horizons are days after the start of time at risk, 1 or more")
+            if sorted(set(values)) != values:
+                raise ValueError("list horizons in increasing order, each once")
+        return values
 
     @field_validator("thresholds")
     @classmethod
@@ -125,9 +143,13 @@ class Evaluation(_Strict):
 
 
 class Study(_Strict):
-    """One prediction study: target, outcomes, population, covariates, split, models, evaluation, subgroups."""
+    """One study: its type, target, outcomes, population, covariates, split, models, evaluation, subgroups.
+
+    `type: prediction` (the default) asks whether the outcome happens within the time at risk; `type: survival`
+    asks when, with follow-up censored at the end of time at risk or of observation, evaluated at `horizons`."""
 
     name: str = Field(min_length=1)
+    type: Literal["prediction", "survival"] = "prediction"
     description: str | None = None
     target: CohortRef
     outcomes: list[CohortRef] = Field(min_length=1)
@@ -139,6 +161,24 @@ class Study(_Strict):
     models: list[ModelSpec] = Field(min_length=1)
     evaluation: Evaluation = Evaluation()
     subgroups: list[str] = Field(default_factory=lambda: list(SUBGROUPS))
+
+    @field_validator("models")
+    @classmethod
+    def _models_fit_the_type(cls, models: list[ModelSpec], info: ValidationInfo) -> list[ModelSpec]:
+        kind = info.data.get("type", "prediction")
+        wrong = [m.type for m in models if m.type not in STUDY_MODELS[kind]]
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)} cannot model a {kind} study: use {', '.join(STUDY_MODELS[kind])}"
+                + (" (or set type: survival)" if kind == "prediction" else " (or set type: prediction)")
+            )
+        return models
+
+    @property
+    def horizons(self) -> tuple[int, ...]:
+        """The horizons a survival study is evaluated at (days)."""
+        given = self.evaluation.horizons
+        return tuple(given) if given is not None else DEFAULT_HORIZONS
 
     @field_validator("subgroups")
     @classmethod

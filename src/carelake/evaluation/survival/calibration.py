@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import norm
 
+from carelake.errors import ModelFitError
 from carelake.evaluation.survival.data import Survival, scores
 from carelake.evaluation.survival.likelihood import RiskSets, breslow_baseline, newton, partial_likelihood
 
@@ -56,6 +57,7 @@ class HorizonCalibration:
     ici: float
     e50: float
     e90: float
+    reason: str = ""  # why a figure above is NaN
 
 
 def censor_at(s: Survival, horizon: float) -> Survival:
@@ -126,20 +128,32 @@ def horizon_calibration(test: Survival, risk: npt.ArrayLike, horizon: float) -> 
     observed = 1.0 - kaplan_meier_at(s, horizon)[0]
     nan = float("nan")
     z = _cloglog(r)
-    if not s.event.any() or np.ptp(z) <= 1e-12 * (1.0 + float(np.abs(z).max())):
-        return HorizonCalibration(horizon, nan, nan, float(r.mean()), observed, nan, nan, nan)  # nothing to regress
+    if not s.event.any():
+        why = f"no event by {horizon:g}"
+        return HorizonCalibration(horizon, nan, nan, float(r.mean()), observed, nan, nan, nan, why)
+    if np.ptp(z) <= 1e-12 * (1.0 + float(np.abs(z).max())):
+        why = "every person has the same predicted risk: nothing to regress on"
+        return HorizonCalibration(horizon, nan, nan, float(r.mean()), observed, nan, nan, nan, why)
     sets = RiskSets(s.time, s.event, "efron")
-    x1 = z[:, None]
-    beta, _ = newton(x1, sets)
-    info = partial_likelihood(x1, sets, beta, z.size, 0.0, True)[2]
-    assert info is not None
-    slope, slope_se = float(beta[0]), float(np.sqrt(1.0 / info[0, 0]))
-    basis = _spline(z)
-    gamma, _ = newton(basis, sets)
-    eta = np.asarray(basis @ gamma, dtype=np.float64)
-    h0 = breslow_baseline(sets, eta)
-    k = np.searchsorted(sets.event_times, horizon, side="right") - 1
-    smooth = -np.expm1(-(h0[k] if k >= 0 else 0.0) * np.exp(eta))
-    gap = np.abs(r - smooth)
-    return HorizonCalibration(horizon, slope, slope_se, float(r.mean()), observed, float(gap.mean()),
-                              float(np.median(gap)), float(np.quantile(gap, 0.9)))  # fmt: skip
+    slope = slope_se = ici = e50 = e90 = nan
+    reasons = []
+    try:
+        x1 = z[:, None]
+        beta, _ = newton(x1, sets)
+        info = partial_likelihood(x1, sets, beta, z.size, 0.0, True)[2]
+        assert info is not None
+        slope, slope_se = float(beta[0]), float(np.sqrt(1.0 / info[0, 0]))
+    except ModelFitError as e:
+        reasons.append(f"calibration slope: {e.message}")
+    try:
+        basis = _spline(z)
+        gamma, _ = newton(basis, sets)
+        eta = np.asarray(basis @ gamma, dtype=np.float64)
+        h0 = breslow_baseline(sets, eta)
+        k = np.searchsorted(sets.event_times, horizon, side="right") - 1
+        smooth = -np.expm1(-(h0[k] if k >= 0 else 0.0) * np.exp(eta))
+        gap = np.abs(r - smooth)
+        ici, e50, e90 = float(gap.mean()), float(np.median(gap)), float(np.quantile(gap, 0.9))
+    except ModelFitError as e:
+        reasons.append(f"ICI (spline hazard regression): {e.message}")
+    return HorizonCalibration(horizon, slope, slope_se, float(r.mean()), observed, ici, e50, e90, "; ".join(reasons))

@@ -1,0 +1,122 @@
+"""The survival study's sections of the study report: the summary and, per analysis, its charts and tables.
+
+Charts: Kaplan-Meier survival by third of predicted risk, calibration at each horizon (predicted against
+Kaplan-Meier observed risk per decile), AUC(t) and the Brier score over time, Harrell's C by subgroup, the top
+predictors. Tables: every figure with its definition (estimator, tau, ties), calibration at the main horizon, and for
+a Cox model its hazard ratios and the proportional-hazards check. Everything from the disclosed tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute
+
+from carelake.privacy.disclosure import DisclosureRule
+from carelake.reports import charts
+from carelake.reports.page import Page
+from carelake.studies.analysis import Analysis, StudyRun
+from carelake.studies.evaluate_survival import main_horizon
+from carelake.studies.output import disclosed_tables, headline
+
+__all__ = ["MODEL_NAMES", "survival_analysis", "survival_evaluation_text", "survival_summary"]
+
+MODEL_NAMES = {
+    "cox": "ridge-penalised Cox proportional hazards",
+    "boosted_cox": "gradient-boosted trees on the Cox partial likelihood (LightGBM)",
+}
+
+
+def _part(table: pa.Table, part: str) -> pa.Table:
+    if "evaluation" not in table.column_names:
+        return table
+    return table.filter(pa.compute.equal(table.column("evaluation"), part))
+
+
+def survival_evaluation_text(h: dict[str, Any]) -> str:
+    """One line of the headline figures, for the model card and TRIPOD's performance item."""
+    mid = str(main_horizon(tuple(h["horizons_days"])))
+    return (
+        f"Harrell's C {h['test_harrell_c']}, Uno's C {h['test_uno_c']}, integrated Brier score "
+        f"{h['test_integrated_brier']}; at {mid} days AUC {h['time_dependent_auc'].get(mid)}, calibration slope "
+        f"{h['calibration_slope'].get(mid)}, ICI {h['ici'].get(mid)}"
+    )
+
+
+def survival_summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
+    best = {a.analysis_id for a in run.best}
+    horizons = run.study_file.study.horizons
+    mid = str(main_horizon(horizons))
+    rows = []
+    for a in run.analyses:
+        h = headline(a, rule)
+        rows.append([a.outcome.name, MODEL_NAMES.get(a.model_type, a.model_type) + (" ★" * (a.analysis_id in best)),
+                     h["population"], h["outcomes"], h["test_harrell_c"], h["test_uno_c"], h["test_integrated_brier"],
+                     *(h["time_dependent_auc"].get(str(t)) for t in horizons), h["calibration_slope"].get(mid),
+                     h["ici"].get(mid), "; ".join(a.notes)])  # fmt: skip
+    page.table(
+        ["outcome", "model (★ best for its outcome)", "persons", "with outcome", "Harrell's C", "Uno's C",
+         "integrated Brier", *(f"AUC at {t} d" for t in horizons), f"calibration slope at {mid} d",
+         f"ICI at {mid} d", "notes"],
+        rows,
+    )  # fmt: skip
+
+
+def survival_analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
+    page.heading(f"{a.outcome.name}: {MODEL_NAMES.get(a.model_type, a.model_type)}", anchor=a.analysis_id)
+    for n in a.notes:
+        page.note(n)
+    if a.risk is None:
+        return
+    folds = len(getattr(a.cv[0], "fold_c", ())) if a.cv else 0
+    page.paragraph(
+        f"Chosen by {folds}-fold cross-validation on the training persons (highest held-out partial "
+        f"log-likelihood per event): {a.params}. Horizons: {', '.join(str(h) for h in a.horizons)} days from the "
+        "start of time at risk."
+    )
+    every = disclosed_tables(a, rule)
+    t = {name: _part(table, a.primary) for name, table in every.items()}
+    h = headline(a, rule)
+    page.paragraph(f"Charts on the {a.primary.lower()} persons.", "muted")
+    for (data, layout), label in (
+        (charts.risk_group_survival_chart(t.get("survivalCurves")), "survival by risk group"),
+        (charts.horizon_calibration_chart(t.get("survivalCalibration")), "calibration at horizons"),
+        (charts.time_metrics_chart(t.get("timeDependentMetrics")), "AUC and Brier over time"),
+        (charts.subgroup_chart(t.get("subgroupStatistics"), h["test_harrell_c"], "Harrell's C"), "subgroups"),
+    ):
+        page.chart(data, layout, label=label)
+    page.chart(*charts.importance_chart(t.get("covariateImportance")), label="top predictors", wide=True)
+    stats = every.get("evaluationStatistics")
+    if stats is not None:
+        by_metric: dict[str, dict[str, Any]] = {}
+        for r in stats.to_pylist():
+            by_metric.setdefault(r["metric"], {"note": r["note"]})[r["evaluation"]] = r["value"]
+        page.heading("Evaluation statistics", 3)
+        page.table(["metric", "Test", "Train", "definition"],
+                   [[m, v.get("Test"), v.get("Train"), v["note"]] for m, v in by_metric.items()])  # fmt: skip
+    calibration = t.get("survivalCalibration")
+    if calibration is not None and calibration.num_rows:
+        mid = main_horizon(a.horizons)
+        page.heading(f"Calibration at {mid} days by risk decile ({a.primary.lower()})", 3)
+        cols = ["riskGroup", "PersonCount", "EventCount", "CensoredCount", "predictedRisk", "observedRisk",
+                "observedLower", "observedUpper"]  # fmt: skip
+        page.table(cols, [[r[c] for c in cols] for r in calibration.to_pylist() if r["horizon"] == mid])
+    ratios = every.get("hazardRatios")
+    if ratios is not None and ratios.num_rows:
+        page.heading("Hazard ratios (per unit of each covariate; Wald 95% interval; largest |z| first)", 3)
+        cols = ["covariateName", "hazardRatio", "lower", "upper", "z", "p"]
+        page.table(cols, [[r[c] for c in cols] for r in ratios.to_pylist()])
+    ph = every.get("proportionalHazards")
+    if ph is not None and ph.num_rows:
+        page.heading("Proportional-hazards check (scaled Schoenfeld residuals, training persons)", 3)
+        page.paragraph("A small p says the covariate's effect drifts with time (Grambsch and Therneau; g(t) = 1 - "
+                       "Kaplan-Meier, R's cox.zph default).", "muted")  # fmt: skip
+        cols = ["covariateName", "statistic", "p"]
+        page.table(cols, [[r[c] for c in cols] for r in ph.to_pylist()])
+    groups = t.get("subgroupStatistics")
+    if groups is not None and groups.num_rows:
+        page.heading(f"Subgroups ({a.primary.lower()})", 3)
+        page.table(["subgroup", "level", "metric", "value", "note"],
+                   [[r["subgroup"], r["level"], r["metric"], r["value"], r["note"]] for r in groups.to_pylist()
+                    if r["metric"] != "Harrell's C" or r["value"] is not None or r["note"]])  # fmt: skip

@@ -1,0 +1,211 @@
+"""`run_survival`: a `type: survival` study file, run on a warehouse: time to the outcome, not only whether.
+
+The study population is the prediction study's (PLP's steps, in the warehouse). Follow-up starts at the start of
+time at risk: an outcome on day d of the window is an event at time d - start + 1 (an event on the first day is at
+day 1, never 0), and a person without one is censored at the window's end, which the population has already cut at
+the end of observation. Rows with no day at risk (observation ending before the window opens) cannot be followed
+and leave, counted in the attrition. Per outcome the persons are split as for prediction (stratified by event);
+per model the grid is searched on the training persons by held-out partial likelihood, the model refitted and
+evaluated on both parts at the study's horizons (`studies.evaluate_survival`). A Cox model also reports its hazard
+ratios and the proportional-hazards check (Schoenfeld) on the training persons.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+from sklearn.pipeline import Pipeline
+
+from carelake.errors import ModelFitError, UserError
+from carelake.evaluation import NotEstimable
+from carelake.evaluation.survival import Survival
+from carelake.features import FeatureMatrix
+from carelake.models.cox import NEWTON_MAX_FEATURES, CoxPH, survival_target
+from carelake.models.survival import SurvivalFitted, fit_survival_with_cv, survival_risk
+from carelake.studies.analysis import (
+    Analysis,
+    StudyRun,
+    importance_table,
+    no_events,
+    outcome_data,
+    slug,
+    start_run,
+)
+from carelake.studies.evaluate_survival import SurvivalPart, evaluate_survival_parts, time_grid
+from carelake.studies.file import StudyFile
+from carelake.studies.population import Attrition, StudyPopulation, study_population
+from carelake.studies.split import TEST, TRAIN, split_rows
+from carelake.warehouse import Warehouse
+
+__all__ = ["follow_up", "run_survival", "survival_population"]
+
+HAZARD_RATIO_ROWS = 30  # the covariates with the largest |z| in the hazard-ratio table
+SCHOENFELD_COVARIATES = 20
+
+
+def survival_population(population: StudyPopulation) -> StudyPopulation:
+    """The population without rows that have no day at risk, the step recorded in the attrition."""
+    keep = np.asarray(population.rows.column("time_at_risk").to_numpy(), dtype=np.int64) >= 1
+    if keep.all():
+        return population
+    rows = population.rows.filter(pa.array(keep))
+    label = np.asarray(rows.column("label").to_numpy(), dtype=np.int64)
+    step = Attrition(
+        "At least one day at risk (survival)",
+        rows.num_rows,
+        int(np.unique(rows.column("person_id").to_numpy()).size),
+        int(label.sum()),
+    )
+    return StudyPopulation(population.target_id, population.outcome_id, rows, (*population.attrition, step))
+
+
+def follow_up(population: StudyPopulation) -> Survival:
+    """Each row's follow-up from the start of time at risk: (days to the first outcome or to censoring, event)."""
+    rows = population.rows
+    start = np.asarray(rows.column("tar_start").to_numpy(), dtype=np.int64)
+    at_risk = np.asarray(rows.column("time_at_risk").to_numpy(), dtype=np.int64)
+    event = np.asarray(rows.column("label").to_numpy(), dtype=np.int64) == 1
+    to_event = np.asarray(rows.column("days_to_event").fill_null(0).to_numpy(), dtype=np.int64) - start + 1
+    return Survival(np.where(event, to_event, at_risk).astype(np.float64), event)
+
+
+def _cox_of(fitted: SurvivalFitted) -> tuple[CoxPH, np.ndarray] | None:
+    est = fitted.estimator
+    if not isinstance(est, Pipeline):
+        return None
+    return est.named_steps["cox"], np.asarray(est.named_steps["scale"].scale_, dtype=np.float64)
+
+
+def _hazard_ratios(cox: CoxPH, scale: np.ndarray, features: FeatureMatrix) -> pa.Table:
+    """Hazard ratios per unit of each covariate (the scaling undone), with Wald intervals, largest |z| first."""
+    names = [str(n) for n in features.reference.column("covariate_name").to_pylist()]
+    ids = features.reference.column("covariate_id").to_pylist()
+    rows = []
+    for j, r in enumerate(cox.hazard_ratios(names)):
+        if "coef" not in r:
+            continue
+        s = float(scale[j]) or 1.0
+        rows.append({"covariateId": int(ids[j]), "covariateName": names[j], "coefficient": r["coef"] / s,
+                     "hazardRatio": float(np.exp(r["coef"] / s)), "lower": float(np.exp(r["coef_lower"] / s)),
+                     "upper": float(np.exp(r["coef_upper"] / s)), "z": r["z"], "p": r["p"]})  # fmt: skip
+    rows.sort(key=lambda r: -abs(r["z"]))
+    return (
+        pa.Table.from_pylist(rows[:HAZARD_RATIO_ROWS]) if rows else pa.table({"covariateId": pa.array([], pa.int64())})
+    )
+
+
+def _schoenfeld(cox: CoxPH, x: sp.csr_matrix, y: np.ndarray, features: FeatureMatrix, ratios: pa.Table) -> pa.Table:
+    """The proportional-hazards test (g = 1 - Kaplan-Meier) for the covariates of the hazard-ratio table."""
+    names = dict(zip(features.reference.column("covariate_id").to_pylist(),
+                     features.reference.column("covariate_name").to_pylist(), strict=True))  # fmt: skip
+    ids = features.reference.column("covariate_id").to_pylist()
+    wanted = set(ratios.column("covariateId").to_pylist()[:SCHOENFELD_COVARIATES]) if ratios.num_rows else set()
+    rows = []
+    for r in cox.schoenfeld_test(x, y, "km"):
+        cid = int(ids[r["covariate"]])
+        if cid in wanted:
+            rows.append({"covariateId": cid, "covariateName": names[cid], "statistic": r["statistic"],
+                         "p": r["p"], "timeTransform": "1 - Kaplan-Meier",
+                         "test": "Grambsch-Therneau score test, 1 df"})  # fmt: skip
+    rows.sort(key=lambda r: r["p"])
+    return pa.Table.from_pylist(rows) if rows else pa.table({"covariateId": pa.array([], pa.int64())})
+
+
+def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] | None = None) -> StudyRun:
+    """Run every (outcome, model) of a survival study on `wh`."""
+    say = progress or (lambda _m: None)
+    study = sf.study
+    horizons = study.horizons
+    grid = time_grid(horizons)
+    run, persons = start_run(wh, sf, say)
+    target, features, seconds = run.cohorts[0], run.features, run.seconds
+    ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
+    for outcome in run.cohorts[1:]:
+        t0 = time.perf_counter()
+        say(f"population: {outcome.name}")
+        population = survival_population(study_population(wh, target.cohort_id, outcome.cohort_id, study.population))
+        seconds[f"population {outcome.name}"] = time.perf_counter() - t0
+        data = outcome_data(sf, features, persons, population)
+        run.notes += [n for n in data.notes if n not in run.notes]
+        fu = follow_up(population)
+        parts = split_rows(data.person_id, data.index_day, fu.event.astype(np.float64), study.split)
+        train, test = parts == TRAIN, parts == TEST
+        for spec in study.models:
+            analysis = Analysis(f"{slug(outcome.name)}-{spec.type}", outcome, spec.type, population,
+                                study_type="survival", horizons=horizons)  # fmt: skip
+            run.analyses.append(analysis)
+            if not fu.event.any():
+                analysis.notes.append(no_events(outcome, population))
+                continue
+            if not (fu.time >= horizons[0]).any():
+                analysis.notes.append(
+                    f"not estimable: every follow-up ends before the first horizon ({horizons[0]} days; the longest "
+                    f"is {int(fu.time.max())} days): set evaluation.horizons within follow-up"
+                )
+                continue
+            fu_train = Survival(fu.time[train], fu.event[train])
+            t0 = time.perf_counter()
+            say(f"model: {analysis.analysis_id}")
+            try:
+                fitted = fit_survival_with_cv(spec.type, data.x[train], fu_train, grid=spec.grid or None,
+                                              folds=study.split.folds, seed=study.split.seed)  # fmt: skip
+            except (NotEstimable, ModelFitError) as e:
+                analysis.notes.append(f"not estimable: {e.message}")
+                continue
+            analysis.seconds["fit"] = time.perf_counter() - t0
+            risk = survival_risk(fitted, ids)
+            analysis.risk, analysis.params, analysis.cv = risk, fitted.params, fitted.cv
+            t0 = time.perf_counter()
+            say(f"evaluation: {analysis.analysis_id}")
+            score = np.zeros(fu.time.size)
+            surv = np.ones((fu.time.size, grid.size))
+            used = train | test
+            score[used] = risk.score(data.x[used])
+            surv[used] = risk.survival(data.x[used], grid)
+            part_data = [
+                SurvivalPart(name, Survival(fu.time[m], fu.event[m]), score[m], grid, surv[m],
+                             {k: v[m] for k, v in data.groups.items()})
+                for name, m in (("Test", test), ("Train", train))
+            ]  # fmt: skip
+            analysis.tables, notes = evaluate_survival_parts(part_data, fu_train, horizons,
+                                                             study.evaluation.calibration_strata)  # fmt: skip
+            analysis.notes += notes
+            cox = _cox_of(fitted)
+            if cox is not None:
+                model, scale = cox
+                if model.covariance_ is None:
+                    analysis.notes.append(
+                        f"hazard-ratio intervals and the Schoenfeld check need a Cox model on {NEWTON_MAX_FEATURES} "
+                        f"covariates or fewer; this one has {ids.size}"
+                    )
+                else:
+                    ratios = _hazard_ratios(model, scale, features)
+                    analysis.tables["hazardRatios"] = ratios
+                    try:
+                        y_train = survival_target(fu_train.time, fu_train.event)
+                        analysis.tables["proportionalHazards"] = _schoenfeld(
+                            model, data.x[train].multiply(1.0 / np.where(scale == 0, 1.0, scale)).tocsr(), y_train,
+                            features, ratios,
+                        )  # fmt: skip
+                    except UserError as e:
+                        analysis.notes.append(f"Schoenfeld check not run: {e.message}")
+            analysis.importance = importance_table(features, risk.score_model, data.x[test], study.split.seed)
+            kind = np.where(test, "Test", np.where(train, "Train", "left out"))
+            columns: dict[str, pa.Array] = {
+                "person_id": pa.array(data.person_id, pa.int64()),
+                "cohort_start_date": population.rows["cohort_start_date"],
+                "evaluation": pa.array(kind),
+                "time": pa.array(fu.time),
+                "event": pa.array(fu.event.astype(np.int8)),
+                "score": pa.array(np.where(used, score, np.nan)),
+            }
+            for h in horizons:
+                k = int(np.searchsorted(grid, h))
+                columns[f"risk_{h}d"] = pa.array(np.where(used, 1.0 - surv[:, k], np.nan))
+            analysis.predictions = pa.table(columns)
+            analysis.seconds["evaluation"] = time.perf_counter() - t0
+    return run

@@ -1,0 +1,186 @@
+"""A survival study on 3,000 simulated persons (time to death, up to four years): tables whose figures equal the
+metrics recomputed from the run's predictions, scores that follow the simulator's true hazard, saved models that
+score exactly as the run did (survival at each horizon), the report drawn offline, and bad input stated."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from scipy.stats import spearmanr
+
+from browser import drawn_offline, needs_chromium
+from carelake.evaluation.survival import Survival, cumulative_dynamic_auc, harrell_c, uno_c
+from carelake.models.artifact import load_model
+from carelake.models.survival import SurvivalRisk
+from carelake.privacy.disclosure import DisclosureRule
+from carelake.reports import publish
+from carelake.studies import StudyError, load_study
+from carelake.studies.external import score, validate_external
+from carelake.studies.output import TABLE_COUNTS
+from carelake.studies.run import StudyRun, run_study
+from carelake.warehouse import connect
+from simulated import EXAMPLE, load_simulated
+
+SURVIVAL = EXAMPLE.with_name("survival.yaml")
+
+
+@pytest.fixture(scope="module")
+def survival(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("survival")
+    wh = load_simulated(connect(f"duckdb:///{folder / 'wh.duckdb'}"), simulated)
+    shutil.copytree(EXAMPLE.parent / "cohorts", folder / "cohorts")
+    shutil.copy(SURVIVAL, folder / "study.yaml")
+    run = run_study(wh, load_study(folder / "study.yaml"))
+    results = publish(run, folder / "out", DisclosureRule())
+    yield wh, run, results, folder
+    wh.close()
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _truth(simulated: Path) -> dict[int, float]:
+    with gzip.open(simulated / "truth.csv.gz", "rt", newline="") as f:
+        return {int(r["person_id"]): float(r["gompertz_eta"]) for r in csv.DictReader(f)}
+
+
+def test_tables_name_their_estimators_and_equal_the_metrics(survival: tuple[Any, StudyRun, Any, Path]) -> None:
+    _, run, results, folder = survival
+    assert [a["analysis"] for a in results["analyses"]] == ["death-cox", "death-boosted_cox"]
+    for a in run.analyses:
+        out = folder / "out" / a.analysis_id
+        stats = {(r["evaluation"], r["metric"]): r for r in _csv(out / "evaluationStatistics.csv")}
+        assert {e for e, _ in stats} == {"Test", "Train"}
+        assert "tied risks count 1/2" in stats["Test", "Harrell's C"]["note"]
+        assert "tau = 1095 days" in stats["Test", "Uno's C"]["note"]
+        for h in (365, 730, 1095):
+            assert ("Test", f"time-dependent AUC at {h} days") in stats and ("Test", f"ICI at {h} days") in stats
+        pred = a.predictions.to_pylist() if a.predictions is not None else []
+        test = [r for r in pred if r["evaluation"] == "Test"]
+        train = [r for r in pred if r["evaluation"] == "Train"]
+        s_test = Survival(np.array([r["time"] for r in test]), np.array([r["event"] == 1 for r in test]))
+        s_train = Survival(np.array([r["time"] for r in train]), np.array([r["event"] == 1 for r in train]))
+        scores = np.array([r["score"] for r in test])
+        assert float(stats["Test", "Harrell's C"]["value"]) == pytest.approx(harrell_c(s_test, scores).c, abs=1e-12)
+        assert float(stats["Test", "Uno's C"]["value"]) == pytest.approx(
+            uno_c(s_train, s_test, scores, 1095.0).c, abs=1e-12
+        )
+        risk = np.array([r["risk_730d"] for r in test])
+        auc = cumulative_dynamic_auc(s_train, s_test, risk, [730.0]).mean
+        assert float(stats["Test", "time-dependent AUC at 730 days"]["value"]) == pytest.approx(auc, abs=1e-12)
+        assert len(_csv(out / "survivalCalibration.csv")) >= 2 * 3 * 5  # two parts, three horizons, deciles
+        curves = _csv(out / "survivalCurves.csv")
+        assert {r["riskGroup"] for r in curves} == {"low", "middle", "high"}
+        for table, (counts, _) in TABLE_COUNTS.items():
+            path = out / f"{table}.csv"
+            for r in _csv(path) if path.is_file() else []:
+                assert all(r[c] == "" or not 0 < int(r[c]) < 5 for c in counts if "-" not in c), (table, r)
+    cox_tables = set(run.analyses[0].tables)
+    assert {"hazardRatios", "proportionalHazards"} <= cox_tables
+    ratios = _csv(folder / "out" / "death-cox" / "hazardRatios.csv")
+    assert all(float(r["lower"]) <= float(r["hazardRatio"]) <= float(r["upper"]) for r in ratios)
+    assert any("Heart failure" in r["covariateName"] and float(r["hazardRatio"]) > 1.5 for r in ratios)
+
+
+def test_scores_follow_the_true_hazard(survival: tuple[Any, StudyRun, Any, Path], simulated: Path) -> None:
+    """The generating model's log hazard (gompertz_eta) orders persons as the fitted scores do, and the model's
+    test C is within reach of the true hazard's C on the same persons (30 test deaths: a loose band)."""
+    run = survival[1]
+    truth = _truth(simulated)
+    for a in run.analyses:
+        assert a.predictions is not None
+        rows = [r for r in a.predictions.to_pylist() if r["evaluation"] == "Test"]
+        eta = np.array([truth[r["person_id"]] for r in rows])
+        fitted = np.array([r["score"] for r in rows])
+        assert spearmanr(fitted, eta).statistic > 0.5, a.analysis_id  # about 0.6-0.7: young persons tie in truth
+        s = Survival(np.array([r["time"] for r in rows]), np.array([r["event"] == 1 for r in rows]))
+        assert harrell_c(s, fitted).c > harrell_c(s, eta).c - 0.05, a.analysis_id
+
+
+def test_saved_model_gives_the_runs_survival_at_each_horizon(survival: tuple[Any, StudyRun, Any, Path]) -> None:
+    wh, run, _, folder = survival
+    for a in run.analyses:
+        saved = load_model(folder / "out" / a.analysis_id / "model")
+        assert isinstance(saved.risk, SurvivalRisk) and saved.meta["survival"]["baseline_time"]
+        assert a.predictions is not None
+        test = [r for r in a.predictions.to_pylist() if r["evaluation"] == "Test"][:40]
+        got = score(wh, saved, person_ids=[r["person_id"] for r in test])
+        by_person = {r["person_id"]: r for r in got.table.to_pylist()}
+        for r in test:
+            mine = by_person[r["person_id"]]
+            for h in (365, 730, 1095):
+                assert mine[f"survival_{h}d"] == pytest.approx(1 - r[f"risk_{h}d"], abs=1e-12)
+            assert mine["risk"] == pytest.approx(r["risk_730d"], abs=1e-12)
+            assert len(mine["top_contributions"]) == 3
+
+
+def test_external_validation_of_a_survival_model(survival: tuple[Any, StudyRun, Any, Path]) -> None:
+    wh, _, _, folder = survival
+    saved = load_model(folder / "out" / "death-cox" / "model")
+    again = validate_external(wh, saved)
+    (a,) = again.analyses
+    assert a.primary == "Validation" and a.statistic("Harrell's C") is not None
+    assert a.statistic("Harrell's C") > 0.8  # the same database: every person, training ones too
+
+
+def test_bad_input_is_stated(survival: tuple[Any, StudyRun, Any, Path], tmp_path: Path) -> None:
+    wh = survival[0]
+    spec = yaml.safe_load(SURVIVAL.read_text())
+    shutil.copytree(EXAMPLE.parent / "cohorts", tmp_path / "cohorts")
+    beyond = {**spec, "evaluation": {"horizons": [365, 2000]}, "models": spec["models"][:1]}
+    (tmp_path / "beyond.yaml").write_text(yaml.safe_dump(beyond))
+    run = run_study(wh, load_study(tmp_path / "beyond.yaml"))
+    (a,) = run.analyses
+    assert a.statistic("time-dependent AUC at 365 days") is not None
+    assert a.statistic("time-dependent AUC at 2000 days") is None
+    assert any("horizon 2000 lies outside" in n for n in a.notes)
+    short = {**spec, "population": {**spec["population"], "time_at_risk": {"start": 1, "end": 200}},
+             "models": spec["models"][:1]}  # fmt: skip
+    (tmp_path / "short.yaml").write_text(yaml.safe_dump(short))
+    (b,) = run_study(wh, load_study(tmp_path / "short.yaml")).analyses
+    assert b.risk is None and "every follow-up ends before the first horizon (365 days" in b.notes[0]
+    never = json.loads((EXAMPLE.parent / "cohorts" / "death.json").read_text())
+    never["InclusionRules"] = [{"name": "never", "expression": {"Type": "ALL", "CriteriaList": [], "Groups": [],
+                                "DemographicCriteriaList": [{"Age": {"Value": 150, "Op": "gt"}}]}}]  # fmt: skip
+    (tmp_path / "cohorts" / "never.json").write_text(json.dumps(never))
+    none = {**spec, "outcomes": [{"cohort": "cohorts/never.json", "name": "Never"}], "models": spec["models"][:1]}
+    (tmp_path / "none.yaml").write_text(yaml.safe_dump(none))
+    (c,) = run_study(wh, load_study(tmp_path / "none.yaml")).analyses
+    assert c.risk is None and "no events" in c.notes[0] and "'Never'" in c.notes[0]
+    for bad, message in (
+        ({**spec, "type": "prediction"}, "cox, boosted_cox cannot model a prediction study"),
+        ({**spec, "models": [{"type": "lasso_logistic"}]}, "lasso_logistic cannot model a survival study"),
+        ({**spec, "evaluation": {"horizons": [730, 365]}}, "increasing order"),
+        ({**spec, "evaluation": {"horizons": [0]}}, "1 or more"),
+    ):
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
+        with pytest.raises(StudyError, match=message) as err:
+            load_study(tmp_path / "bad.yaml")
+        assert "bad.yaml:" in str(err.value)
+
+
+def test_results_and_report(survival: tuple[Any, StudyRun, Any, Path]) -> None:
+    results, folder = survival[2], survival[3]
+    stored = json.loads((folder / "out" / "results.json").read_text())
+    assert stored["best"] and all(a["type"] == "survival" for a in stored["analyses"])
+    assert all(0.8 < a["test_harrell_c"] < 1 for a in results["analyses"])
+    html = (folder / "out" / "report.html").read_text()
+    assert "Survival study: Time to death" in html and "Hazard ratios" in html and "Proportional-hazards" in html
+
+
+@needs_chromium
+def test_survival_report_draws_every_chart_offline(survival: tuple[Any, StudyRun, Any, Path]) -> None:
+    def has_tripod(page: Any) -> None:
+        assert page.locator("#tripod").count() == 1
+
+    drawn_offline(survival[3] / "out" / "report.html", 2 * 5 + 1, has_tripod)
