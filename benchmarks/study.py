@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,32 @@ def truth(data: Path) -> dict[int, dict[str, float]]:
         return {int(r["person_id"]): {k: float(r[k]) for k in columns} for r in csv.DictReader(f)}
 
 
+def timed_study(url: str, study: Path, out: Path) -> tuple[Any, float]:
+    """Run the study file on the warehouse at `url` and publish it into `out`; prints seconds per stage, the total
+    and the peak RSS, and returns the run and its seconds."""
+    from carelake.privacy.disclosure import DisclosureRule
+    from carelake.reports import publish
+    from carelake.studies import load_study
+    from carelake.studies.run import run_study
+    from carelake.warehouse import connect
+
+    start = time.perf_counter()
+    marks: list[tuple[str, float]] = []
+    wh = connect(url)
+    run = run_study(wh, load_study(study), progress=lambda m: marks.append((m, time.perf_counter())))
+    wh.close()
+    marks.append(("write tables, models, report", time.perf_counter()))
+    results = publish(run, out, DisclosureRule())
+    end = time.perf_counter()
+    marks.append(("end", end))
+    for (name, t0), (_, t1) in itertools.pairwise(marks):
+        print(f"{name:<50} {t1 - t0:8.1f} s", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'study total':<50} {end - start:8.1f} s   peak RSS {peak:,.0f} MB", flush=True)
+    print(f"report: {results['report']}")
+    return run, end - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persons", type=int, default=100_000)
@@ -66,27 +93,8 @@ def main() -> None:
     data, url = prepare(a.persons, a.seed, a.work)
 
     from carelake.evaluation import auroc, recalibration
-    from carelake.privacy.disclosure import DisclosureRule
-    from carelake.reports import publish
-    from carelake.studies import load_study
-    from carelake.studies.run import run_study
-    from carelake.warehouse import connect
 
-    out = a.work / f"study-out-{a.study.stem}-{a.persons}"
-    start = time.perf_counter()
-    marks: list[tuple[str, float]] = []
-    wh = connect(url)
-    run = run_study(wh, load_study(a.study), progress=lambda m: marks.append((m, time.perf_counter())))
-    wh.close()
-    marks.append(("write tables, models, report", time.perf_counter()))
-    results = publish(run, out, DisclosureRule())
-    end = time.perf_counter()
-    marks.append(("end", end))
-    for (name, t0), (_, t1) in itertools.pairwise(marks):
-        print(f"{name:<50} {t1 - t0:8.1f} s", flush=True)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{'study total':<50} {end - start:8.1f} s   peak RSS {peak:,.0f} MB", flush=True)
-    print(f"report: {results['report']}")
+    run, seconds = timed_study(url, a.study, a.work / f"study-out-{a.study.stem}-{a.persons}")
 
     true = truth(data)
     print(f"\n{'analysis':<44} {'test n':>7} {'events':>7} {'AUROC':>7} {'Bayes':>7} {'gap':>7} {'slope':>6}")
@@ -115,8 +123,8 @@ def main() -> None:
         t = time.perf_counter()
         subprocess.run([sys.executable, str(HERE / "study_baseline.py"), "--data", str(data)], check=True)
         other = time.perf_counter() - t
-        print(f"\nbaseline (pandas + scikit-learn) {other:.1f} s; carelake {end - start:.1f} s; "
-              f"ratio {other / (end - start):.2f}x")  # fmt: skip
+        print(f"\nbaseline (pandas + scikit-learn) {other:.1f} s; carelake {seconds:.1f} s; "
+              f"ratio {other / seconds:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -179,3 +179,14 @@ def test_aalen_johansen_against_lifelines_and_scikit_survival(of: int) -> None:
     # The causes' incidences and the survival add up to one at every time.
     total = sum(cumulative_incidence(time, cause, k).at(grid) for k in (1, 2))
     np.testing.assert_allclose(total + kaplan_meier_curve(survival_data(time, cause > 0)).at(grid), 1.0, atol=1e-12)
+
+
+def test_auc_where_the_censoring_distribution_reaches_zero_is_not_estimable() -> None:
+    """Everyone left in the training part is censored at day 10, so G(10) = 0: an event on day 10 cannot be weighed.
+    Horizons before it are still estimable."""
+    train = survival_data([2, 4, 6, 10, 10, 10], [1, 0, 1, 0, 0, 0])
+    test = survival_data([3, 5, 10, 12], [1, 0, 1, 0])
+    risk = np.array([0.9, 0.2, 0.5, 0.1])
+    assert cumulative_dynamic_auc(train, test, risk, [4.0]).mean == 1.0
+    with pytest.raises(NotEstimable, match="censoring distribution reaches 0"):
+        cumulative_dynamic_auc(train, test, risk, [11.0])

@@ -8,6 +8,8 @@ import csv
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +186,21 @@ def test_survival_report_draws_every_chart_offline(survival: tuple[Any, StudyRun
         assert page.locator("#tripod").count() == 1
 
     drawn_offline(survival[3] / "out" / "report.html", 2 * 5 + 1, has_tripod)
+
+
+def test_cli_predict_gives_survival_at_each_horizon(survival: tuple[Any, StudyRun, Any, Path], tmp_path: Path) -> None:
+    wh, run, _, folder = survival
+    wh.execute("CHECKPOINT")
+    shutil.copy(folder / "wh.duckdb", tmp_path / "copy.duckdb")  # the fixture holds the warehouse's lock
+    model = folder / "out" / "death-boosted_cox" / "model"
+    pid = run.analyses[1].predictions.column("person_id")[0].as_py() if run.analyses[1].predictions else 0
+    done = subprocess.run(
+        [sys.executable, "-m", "carelake", "-w", f"duckdb:///{tmp_path / 'copy.duckdb'}", "predict", "--model",
+         str(model), "--person-id", str(pid), "--out", str(tmp_path / "scores.csv")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"person {pid} at" in done.stdout and "S(365d)" in done.stdout and "S(1095d)" in done.stdout
+    (row,) = _csv(tmp_path / "scores.csv")
+    assert 0 < float(row["survival_1095d"]) <= float(row["survival_730d"]) <= float(row["survival_365d"]) < 1
+    assert float(row["risk"]) == pytest.approx(1 - float(row["survival_730d"]), abs=1e-12)

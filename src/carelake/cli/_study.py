@@ -108,7 +108,10 @@ def register(app: typer.Typer) -> None:
         for r in rows[:50]:
             why = ", ".join(f"{c['covariate_name'] or c['covariate_id']} ({c['contribution']:+.2f})"
                             for c in r["top_contributions"])  # fmt: skip
-            sys.stdout.write(f"person {r['person_id']} at {r['cohort_start_date']}: risk {r['risk']:.4f}  {why}\n")
+            survival = "".join(f", S({k.removeprefix('survival_')}) {v:.4f}" for k, v in r.items()
+                               if k.startswith("survival_"))  # fmt: skip
+            sys.stdout.write(f"person {r['person_id']} at {r['cohort_start_date']}: risk {r['risk']:.4f}{survival}  "
+                             f"{why}\n")  # fmt: skip
         if len(rows) > 50:
             sys.stdout.write(f"... {len(rows) - 50} more (use --out FILE.csv or --json)\n")
         for p in scores.not_in_cohort:
@@ -132,11 +135,13 @@ def _write_scores(path: Path, rows: list[dict[str, Any]]) -> None:
     import csv
     import json
 
+    survival = [k for k in (rows[0] if rows else {}) if k.startswith("survival_")]  # a survival model's horizons
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["person_id", "cohort_start_date", "risk", "top_contributions"])
+        w.writerow(["person_id", "cohort_start_date", "risk", *survival, "top_contributions"])
         for r in rows:
-            w.writerow([r["person_id"], r["cohort_start_date"], repr(r["risk"]), json.dumps(r["top_contributions"])])
+            w.writerow([r["person_id"], r["cohort_start_date"], repr(r["risk"]), *(repr(r[k]) for k in survival),
+                        json.dumps(r["top_contributions"])])  # fmt: skip
 
 
 def _stderr(message: str) -> None:

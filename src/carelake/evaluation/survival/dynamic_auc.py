@@ -62,13 +62,17 @@ def cumulative_dynamic_auc(train: Survival, test: Survival, risk: npt.ArrayLike,
         raise UserError(f"risks of shape {r.shape}", hint=f"give ({len(test)},) or ({len(test)}, {horizons.size})")
     g = censoring_distribution(train)
     weight = np.zeros(len(test))
-    weight[test.event] = 1.0 / g.at(test.time[test.event])
+    with np.errstate(divide="ignore"):  # G reaches 0 only after the last censoring: checked below, where used
+        weight[test.event] = 1.0 / g.at(test.time[test.event])
     auc = np.empty(horizons.size)
     for k, t in enumerate(horizons):
         case = test.event & (test.time <= t)
         control = test.time > t
         if not case.any():
             raise NotEstimable(f"AUC at {t:g} is not estimable: no event by then")
+        if not np.isfinite(weight[case]).all():
+            raise NotEstimable(f"AUC at {t:g} is not estimable: the censoring distribution reaches 0 before an "
+                               "event by then", hint="choose a horizon before the last censoring")  # fmt: skip
         auc[k] = _weighted_auc(r[case, k], weight[case], r[control, k])
     if horizons.size == 1:
         return DynamicAuc(horizons, auc, float(auc[0]))

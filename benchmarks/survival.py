@@ -1,0 +1,122 @@
+"""A whole survival study on simulated persons, timed per stage, checked against the simulator's true hazard, with
+the tree model's fit time beside scikit-survival's (a GPL peer, measured here only).
+
+    uv run python benchmarks/survival.py [--persons 100000] [--seed 1] [--work DIR] [--study FILE]
+                                         [--peer-rows 10000] [--no-peers]
+
+Simulates (or reuses, as benchmarks/study.py does) persons loaded into DuckDB, then runs the study file (default:
+the example survival study: time to death over four years, Cox and boosted Cox with 3-fold CV, horizons 1-3
+years) and writes its tables, models and report; prints seconds per stage and the peak RSS. Ground truth: per
+model, the test Harrell's C beside the C of the true log hazard (`gompertz_eta`) on the same test persons, and the
+calibration slope of the predicted 2-year risk (the true 2-year risk's slope beside it). Targets: under 3 minutes,
+C within 0.01 of the true hazard's, slope 0.9-1.1. Then the boosted Cox model's fit time beside scikit-survival's
+GradientBoostingSurvivalAnalysis and RandomSurvivalForest on the same training rows (a subsample of --peer-rows:
+the forest needs minutes per 10,000 rows), one thread each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from study import prepare, timed_study  # noqa: E402 (the benchmarks' shared simulate, load and run steps)
+
+
+def truth(data: Path) -> dict[int, tuple[float, float]]:
+    """person_id -> (true log hazard at index, Gompertz b)."""
+    with gzip.open(data / "truth.csv.gz", "rt", newline="") as f:
+        return {int(r["person_id"]): (float(r["gompertz_eta"]), float(r["gompertz_b"])) for r in csv.DictReader(f)}
+
+
+def true_risk(eta: np.ndarray, b: np.ndarray, days: float) -> np.ndarray:
+    """1 - S(t) of the simulator's Gompertz hazard h(t) = exp(eta + b t), t in years."""
+    years = days / 365.25
+    return np.asarray(-np.expm1(-np.exp(eta) * np.expm1(b * years) / b))
+
+
+def peers(run: Any, rows: int, seed: int) -> None:
+    from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
+    from sksurv.util import Surv
+
+    from carelake.models.cox import survival_target
+    from carelake.models.survival import make_survival_model
+
+    analysis = next(a for a in run.analyses if a.model_type == "boosted_cox" and a.predictions is not None)
+    pred = analysis.predictions.to_pylist()
+    features = run.features
+    index = {(r[0], r[1]): i for i, r in enumerate(zip(features.rows.column("person_id").to_pylist(),
+             features.rows.column("cohort_start_date").to_pylist(), strict=True))}  # fmt: skip
+    train = [r for r in pred if r["evaluation"] == "Train"]
+    pick = np.random.default_rng(seed).choice(len(train), min(rows, len(train)), replace=False)
+    chosen = [train[i] for i in np.sort(pick)]
+    x = features.matrix[[index[(r["person_id"], r["cohort_start_date"])] for r in chosen]]
+    time_, event = np.array([r["time"] for r in chosen]), np.array([r["event"] == 1 for r in chosen])
+    dense = x.toarray()
+    print(f"\ntree models on {len(chosen):,} training rows x {x.shape[1]} covariates ({int(event.sum())} events), "
+          "one thread each")  # fmt: skip
+    fits = {}
+    t = time.perf_counter()
+    make_survival_model("boosted_cox", analysis.params, seed).fit(x, survival_target(time_, event))
+    fits["carelake boosted_cox " + str(analysis.params)] = time.perf_counter() - t
+    y = Surv.from_arrays(event, time_)
+    t = time.perf_counter()
+    GradientBoostingSurvivalAnalysis(n_estimators=int(analysis.params.get("n_estimators", 200)), learning_rate=0.05,
+                                     max_depth=3, random_state=seed).fit(dense, y)  # fmt: skip
+    fits["scikit-survival GradientBoostingSurvivalAnalysis"] = time.perf_counter() - t
+    t = time.perf_counter()
+    RandomSurvivalForest(n_estimators=100, min_samples_leaf=15, n_jobs=1, random_state=seed).fit(dense, y)
+    fits["scikit-survival RandomSurvivalForest (100 trees)"] = time.perf_counter() - t
+    ours = next(iter(fits.values()))
+    for name, seconds in fits.items():
+        print(f"{name:<70} {seconds:8.2f} s  {seconds / ours:6.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=HERE / "_work")
+    parser.add_argument("--study", type=Path, default=HERE.parent / "src/carelake/data/example_study/survival.yaml")
+    parser.add_argument("--peer-rows", type=int, default=10_000)
+    parser.add_argument("--no-peers", action="store_true")
+    a = parser.parse_args()
+    data, url = prepare(a.persons, a.seed, a.work)
+
+    from carelake.evaluation.survival import Survival, harrell_c
+    from carelake.evaluation.survival.calibration import horizon_calibration
+
+    run, _ = timed_study(url, a.study, a.work / f"survival-out-{a.study.stem}-{a.persons}")
+
+    true = truth(data)
+    print(f"\n{'analysis':<28} {'test n':>7} {'events':>7} {'C':>7} {'true C':>7} {'gap':>7} "
+          f"{'slope 2y':>8} {'true':>6} {'ICI 2y':>7}")  # fmt: skip
+    for analysis in run.analyses:
+        if analysis.predictions is None:
+            print(f"{analysis.analysis_id:<28} {'; '.join(analysis.notes)}")
+            continue
+        rows = [r for r in analysis.predictions.to_pylist() if r["evaluation"] == "Test"]
+        s = Survival(np.array([r["time"] for r in rows], dtype=float), np.array([r["event"] == 1 for r in rows]))
+        eta = np.array([true[r["person_id"]][0] for r in rows])
+        b = np.array([true[r["person_id"]][1] for r in rows])
+        got, best = harrell_c(s, np.array([r["score"] for r in rows])).c, harrell_c(s, eta).c
+        fitted = horizon_calibration(s, np.array([r["risk_730d"] for r in rows]), 730.0)
+        ideal = horizon_calibration(s, true_risk(eta, b, 730.0), 730.0)
+        star = " *" if analysis in run.best else ""
+        print(f"{analysis.analysis_id + star:<28} {len(rows):7d} {int(s.event.sum()):7d} {got:7.4f} {best:7.4f} "
+              f"{got - best:+7.4f} {fitted.slope:8.3f} {ideal.slope:6.3f} {fitted.ici:7.4f}")  # fmt: skip
+    print("(* best model of its outcome, by test Harrell's C; slope: Cox regression on log(-log(1 - risk)))")
+    if not a.no_peers:
+        peers(run, a.peer_rows, a.seed)
+
+
+if __name__ == "__main__":
+    main()
