@@ -11,8 +11,8 @@ import pytest
 from carelake.models.risk import LinearRisk
 from carelake.models.survival import SurvivalRisk
 from carelake.studies import load_study
+from carelake.studies.population import follow_up
 from carelake.studies.run import StudyRun, run_study
-from carelake.studies.survival import follow_up
 from carelake.warehouse import connect
 from engines import drop, for_small_data, make_url
 from simulated import STUDIES, load_simulated

@@ -204,3 +204,62 @@ def test_cli_predict_gives_survival_at_each_horizon(survival: tuple[Any, StudyRu
     (row,) = _csv(tmp_path / "scores.csv")
     assert 0 < float(row["survival_1095d"]) <= float(row["survival_730d"]) <= float(row["survival_365d"]) < 1
     assert float(row["risk"]) == pytest.approx(1 - float(row["survival_730d"]), abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def progression(survival: tuple[Any, StudyRun, Any, Path], simulated: Path) -> Any:
+    """The example CKD progression study (a survival study with a multi-state analysis) on the same warehouse."""
+    wh, _, _, folder = survival
+    shutil.copy(EXAMPLE.with_name("ckd_progression.yaml"), folder / "ckd.yaml")
+    run = run_study(wh, load_study(folder / "ckd.yaml"))
+    return run, publish(run, folder / "ckd-out", DisclosureRule()), folder / "ckd-out"
+
+
+def test_multistate_occupation_adds_up_and_follows_the_truth(progression: Any, simulated: Path) -> None:
+    run, results, out = progression
+    ms = run.multistate
+    assert ms is not None and ms.fit is not None
+    assert ms.states == ("CKD stage 3", "CKD stage 4", "End-stage renal disease", "Death")
+    occupation = ms.fit.occupation_at(np.arange(0, 1127, 30.0))
+    np.testing.assert_allclose(occupation.sum(axis=1), 1.0, atol=1e-12)
+    assert (np.diff(occupation[:, 3]) >= -1e-12).all()  # the dead stay dead
+    with gzip.open(simulated / "truth.csv.gz", "rt", newline="") as f:
+        truth = {int(r["person_id"]): r for r in csv.DictReader(f)}
+    people = [truth[int(p)] for p in ms.population.rows.column("person_id").to_pylist()]
+    for k, day in enumerate(ms.horizons, start=1):
+        eta = np.array([float(p["gompertz_eta"]) for p in people])
+        alive = np.exp(-np.exp(eta) * np.expm1(0.085 * day / 365.25) / 0.085)
+        below30 = np.array([float(p[f"p_egfr_below30_{k}y"]) for p in people])
+        want = float(np.mean(alive * (1 - below30)))
+        assert ms.fit.occupation_at(float(day))[0, 0] == pytest.approx(want, abs=0.06), day  # ~220 persons
+    rows = _csv(out / "multistate" / "stateOccupation.csv")
+    assert all(r["inState"] == "" or not 0 < int(r["inState"]) < 5 for r in rows)
+    assert any(r["inState"] == "" for r in rows)  # few reach end-stage renal disease early: withheld
+    assert {r["from"] for r in _csv(out / "multistate" / "transitions.csv")} >= {"CKD stage 3", "CKD stage 4"}
+    summary = results["multistate"]
+    assert summary["states"][-1] == "Death" and set(summary["occupation"]) == {"395", "760", "1126"}
+
+
+def test_multistate_needs_a_survival_study_and_cohorts_for_later_states(tmp_path: Path) -> None:
+    spec = yaml.safe_load(EXAMPLE.with_name("ckd_progression.yaml").read_text())
+    shutil.copytree(EXAMPLE.parent / "cohorts", tmp_path / "cohorts")
+    no_entry = {**spec["multistate"], "states": [{"name": "CKD 3"}, {"name": "CKD 4"}]}
+    entry_first = {**spec["multistate"], "states": [{"name": "CKD 3", "cohort": "cohorts/ckd4.json"},
+                                                    {"name": "CKD 4", "cohort": "cohorts/ckd4.json"}]}  # fmt: skip
+    for bad, message in (
+        ({**spec, "type": "prediction", "models": [{"type": "lasso_logistic"}]}, "belongs to a survival study"),
+        ({**spec, "multistate": no_entry}, "state CKD 4 needs a cohort"),
+        ({**spec, "multistate": entry_first}, "give it no cohort"),
+    ):
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
+        with pytest.raises(StudyError, match=message) as err:
+            load_study(tmp_path / "bad.yaml")
+        assert "multistate" in str(err.value)
+
+
+@needs_chromium
+def test_progression_report_draws_the_occupation_offline(progression: Any) -> None:
+    def has_multistate(page: Any) -> None:
+        assert page.locator("#multistate").count() == 1
+
+    drawn_offline(progression[2] / "report.html", 5 + 1 + 1, has_multistate)

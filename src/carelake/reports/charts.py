@@ -23,6 +23,7 @@ __all__ = [
     "horizon_calibration_chart",
     "importance_chart",
     "line_chart",
+    "occupation_chart",
     "pr_chart",
     "risk_group_survival_chart",
     "roc_chart",
@@ -342,4 +343,19 @@ def time_metrics_chart(metrics: pa.Table | None) -> Chart:
     layout = _axes("days from the start of time at risk", "cumulative/dynamic AUC", "Discrimination and Brier score "
                    "over time", unit=False)  # fmt: skip
     layout["yaxis2"] = {"title": {"text": "Brier score"}, "overlaying": "y", "side": "right"}
+    return data, layout
+
+
+def occupation_chart(occupation: pa.Table | None, states: list[str]) -> Chart:
+    """State occupation over time, stacked: at each time the shares of the states add up to 1."""
+    rows = _rows(occupation)
+    data: list[dict[str, Any]] = []
+    for state in states:
+        mine = [r for r in rows if r["state"] == state]
+        data.append({"type": "scatter", "mode": "lines", "stackgroup": "states", "name": state,
+                     "x": [r["time"] for r in mine], "y": [_f(r["probability"]) for r in mine],
+                     "line": {"shape": "hv"}})  # fmt: skip
+    layout = _axes("days from the start of time at risk", "probability of being in each state",
+                   "State occupation (Aalen-Johansen); gaps: withheld", unit=False)  # fmt: skip
+    layout["yaxis"]["range"] = [0, 1]
     return data, layout

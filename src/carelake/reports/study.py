@@ -17,7 +17,13 @@ import pyarrow.compute
 from carelake.privacy.disclosure import DisclosureRule
 from carelake.reports import charts
 from carelake.reports.page import Page, escape
-from carelake.reports.survival import MODEL_NAMES, survival_analysis, survival_evaluation_text, survival_summary
+from carelake.reports.survival import (
+    MODEL_NAMES,
+    multistate_section,
+    survival_analysis,
+    survival_evaluation_text,
+    survival_summary,
+)
 from carelake.reports.tripod import checklist
 from carelake.studies.analysis import Analysis, StudyRun
 from carelake.studies.output import attrition_table, disclosed_tables, headline
@@ -247,7 +253,8 @@ def render_study_report(run: StudyRun, rule: DisclosureRule) -> str:
         f"{prov['run_at']}; counts below {rule.min_cell_count} are withheld.",
     )
     links = "".join(f'<a href="#{escape(a.analysis_id)}">{escape(a.analysis_id)}</a>' for a in run.analyses)
-    page.raw(f'<nav><a href="#population">population</a>{links}<a href="#tripod">TRIPOD+AI</a></nav>')
+    multistate = '<a href="#multistate">multi-state</a>' if run.multistate is not None else ""
+    page.raw(f'<nav><a href="#population">population</a>{links}{multistate}<a href="#tripod">TRIPOD+AI</a></nav>')
     for n in run.notes:
         page.note(n)
     page.heading("Summary")
@@ -255,6 +262,7 @@ def render_study_report(run: StudyRun, rule: DisclosureRule) -> str:
     _attrition(page, run, rule)
     for a in run.analyses:
         _analysis(page, a, rule)
+    multistate_section(page, run, rule)
     for a in run.best:
         _model_card(page, run, a, rule)
     _tripod(page, run, rule)

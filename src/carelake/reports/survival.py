@@ -18,9 +18,9 @@ from carelake.reports import charts
 from carelake.reports.page import Page
 from carelake.studies.analysis import Analysis, StudyRun
 from carelake.studies.evaluate_survival import main_horizon
-from carelake.studies.output import disclosed_tables, headline
+from carelake.studies.output import disclosed_tables, headline, multistate_tables
 
-__all__ = ["MODEL_NAMES", "survival_analysis", "survival_evaluation_text", "survival_summary"]
+__all__ = ["MODEL_NAMES", "multistate_section", "survival_analysis", "survival_evaluation_text", "survival_summary"]
 
 MODEL_NAMES = {
     "cox": "ridge-penalised Cox proportional hazards",
@@ -120,3 +120,29 @@ def survival_analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
         page.table(["subgroup", "level", "metric", "value", "note"],
                    [[r["subgroup"], r["level"], r["metric"], r["value"], r["note"]] for r in groups.to_pylist()
                     if r["metric"] != "Harrell's C" or r["value"] is not None or r["note"]])  # fmt: skip
+
+
+def multistate_section(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
+    """Stage transitions and state occupation of the study's multi-state analysis."""
+    result = run.multistate
+    if result is None:
+        return
+    page.heading("Disease progression (multi-state)", anchor="multistate")
+    page.paragraph(
+        f"States: {' → '.join(result.states[:-1])}, and {result.states[-1]} from any of them. Aalen-Johansen "
+        "estimate of a Markov process (no covariates): transitions counted on the day each state's cohort starts, "
+        "follow-up censored as in the survival analyses."
+    )
+    for n in result.notes:
+        page.note(n)
+    tables = multistate_tables(result, rule)
+    occupation = tables.get("stateOccupation")
+    page.chart(*charts.occupation_chart(occupation, list(result.states)), label="state occupation", wide=True)
+    if occupation is not None and occupation.num_rows:
+        at = [r for r in occupation.to_pylist() if r["horizon"]]
+        page.table(["day", "state", "probability", "persons in the state"],
+                   [[r["time"], r["state"], r["probability"], r["inState"]] for r in at])  # fmt: skip
+    transitions = tables.get("transitions")
+    if transitions is not None and transitions.num_rows:
+        page.heading("Transitions (Nelson-Aalen cumulative hazard at each horizon)", 3)
+        page.table(transitions.column_names, [list(r.values()) for r in transitions.to_pylist()])

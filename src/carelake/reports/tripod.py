@@ -71,7 +71,7 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, str]:
         )
 
     def outcome() -> str:
-        names = ", ".join(f"{c.name!r} ({c.source})" for c in run.cohorts[1:])
+        names = ", ".join(f"{c.name!r} ({c.source})" for c in run.cohorts if c.role == "outcome")
         return f"{names}; time horizon day {tar.start} after {tar.start_anchor} to day {tar.end} after {tar.end_anchor}"
 
     def predictors() -> str:

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 import carelake
 from carelake.features import CovariateSettings, FeatureMatrix, extract
 from carelake.models import CvResult
+from carelake.models.multistate import MultiStateFit
 from carelake.models.risk import LinearRisk, RiskModel
 from carelake.models.survival import SurvivalCvResult, SurvivalRisk
 from carelake.studies.cohorts import StudyCohort, prepare_cohorts
@@ -33,6 +34,7 @@ from carelake.warehouse import Warehouse, quote
 __all__ = [
     "AGE_BANDS",
     "Analysis",
+    "MultiStateResult",
     "OutcomeData",
     "StudyRun",
     "importance_table",
@@ -106,6 +108,19 @@ class Analysis:
 
 
 @dataclass
+class MultiStateResult:
+    """A multi-state analysis as run (`studies.multistate`): the states (stages, then the absorbing one), the fit,
+    the horizons, the population it was run on, its tables and notes."""
+
+    states: tuple[str, ...]
+    fit: MultiStateFit | None
+    horizons: tuple[int, ...]
+    population: StudyPopulation
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class StudyRun:
     """A study as run: the file, its cohorts, the covariates, one Analysis per (outcome, model), provenance."""
 
@@ -116,6 +131,7 @@ class StudyRun:
     provenance: dict[str, Any]
     seconds: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    multistate: MultiStateResult | None = None
 
     @property
     def best(self) -> list[Analysis]:

@@ -46,9 +46,9 @@ def cohort_name(ref: CohortRef, fallback: str) -> str:
 
 
 def prepare_cohorts(wh: Warehouse, sf: StudyFile) -> list[StudyCohort]:
-    """Generate the file cohorts, check the given ids have rows; the target first, then each outcome."""
-    refs: list[tuple[str, tuple[str | int, ...], CohortRef]] = [("target", ("target",), sf.study.target)]
-    refs += [("outcome", ("outcomes", i), o) for i, o in enumerate(sf.study.outcomes)]
+    """Generate the file cohorts, check the given ids have rows; the target first, then each outcome, then a
+    multi-state analysis's states and absorbing state (roles target, outcome, state, absorbing)."""
+    refs = sf.study.cohort_refs()
     ids: dict[int, tuple[str, str]] = {}
     definitions: dict[int, str] = {}
     for role, keys, ref in refs:

@@ -33,8 +33,7 @@ from carelake.studies.cohorts import StudyCohort, cohort_name, prepare_cohorts
 from carelake.studies.evaluate import PartData, evaluate_parts
 from carelake.studies.evaluate_survival import SurvivalPart, evaluate_survival_parts, main_horizon, time_grid
 from carelake.studies.file import StudyFile, covariate_settings, load_study
-from carelake.studies.population import study_population
-from carelake.studies.survival import follow_up, survival_population
+from carelake.studies.population import follow_up, study_population, survival_population
 from carelake.warehouse import Warehouse, quote
 
 __all__ = ["Scores", "score", "validate_external"]
@@ -140,7 +139,7 @@ def validate_external(wh: Warehouse, saved: SavedModel, *, progress: Callable[[s
         )
     cohorts, features, persons = prepare(wh, sf, say, seconds)
     target = cohorts[0]
-    outcome: StudyCohort = next(c for c in cohorts[1:] if c.name == name)
+    outcome: StudyCohort = next(c for c in cohorts if c.role == "outcome" and c.name == name)
     run = StudyRun(sf, [target, outcome], features, [], provenance(wh, sf), seconds)
     population = study_population(wh, target.cohort_id, outcome.cohort_id, study.population)
     survival = isinstance(saved.risk, SurvivalRisk)

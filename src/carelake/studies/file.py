@@ -76,8 +76,7 @@ def load_study(path: str | Path) -> StudyFile:
 def check_references(sf: StudyFile) -> list[str]:
     """Problems with what the file points to: cohort files that are missing or not Circe, covariate settings."""
     problems: list[str] = []
-    refs = [(("target",), sf.study.target)] + [(("outcomes", i), o) for i, o in enumerate(sf.study.outcomes)]
-    for keys, ref in refs:
+    for _, keys, ref in sf.study.cohort_refs():
         if ref.cohort is None:
             continue
         where = f"{sf.path}:{sf.line(*keys, 'cohort') or 1}: {_dotted((*keys, 'cohort'))}"

@@ -8,6 +8,7 @@ disclosure rule.
                                            subgroupStatistics, decisionCurve, calibrationCurve, covariateImportance,
                                            cvResults
     OUT/<analysis>/model/                  the saved model (carelake.models.artifact)
+    OUT/multistate/<table>.csv             a survival study's multi-state analysis: stateOccupation, transitions
 
 A row whose count is one the rule hides is emptied, with its rates; in the long tables (a metric per row) every
 figure of the evaluation part or subgroup level is. Per-person predictions are not written: they stay in the run.
@@ -26,9 +27,18 @@ import pyarrow as pa
 from carelake.models.artifact import save_model
 from carelake.models.survival import SurvivalCvResult
 from carelake.privacy.disclosure import DisclosureRule
-from carelake.studies.analysis import Analysis, StudyRun
+from carelake.studies.analysis import Analysis, MultiStateResult, StudyRun
 
-__all__ = ["TABLE_COUNTS", "attrition_table", "cohort_files", "disclosed_tables", "headline", "write_study"]
+__all__ = [
+    "TABLE_COUNTS",
+    "attrition_table",
+    "cohort_files",
+    "disclosed_tables",
+    "headline",
+    "multistate_summary",
+    "multistate_tables",
+    "write_study",
+]
 
 # Per table: the count columns the rule checks ("a-b": a difference) and the columns kept when a row is withheld.
 TABLE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -141,6 +151,31 @@ def attrition_table(run: StudyRun, rule: DisclosureRule) -> pa.Table:
     )
 
 
+def multistate_tables(result: MultiStateResult, rule: DisclosureRule) -> dict[str, pa.Table]:
+    """The multi-state tables as they may leave the machine: occupation rows with few persons in the state, and
+    transitions seen fewer times than the rule allows, are emptied."""
+    out: dict[str, pa.Table] = {}
+    for name, table in result.tables.items():
+        if name == "stateOccupation":
+            out[name] = rule.suppress(table, ("inState",), ("time", "horizon", "state"))
+        elif name == "transitions" and table.num_rows:
+            out[name] = rule.suppress(table, ("transitions",), ("from", "to"))
+        else:
+            out[name] = table
+    return out
+
+
+def multistate_summary(result: MultiStateResult, rule: DisclosureRule) -> dict[str, Any]:
+    """results.json's multi-state figures: occupation per state at each horizon (null where withheld)."""
+    occupation: dict[str, dict[str, float | None]] = {}
+    table = multistate_tables(result, rule).get("stateOccupation")
+    for r in table.to_pylist() if table is not None else []:
+        if r["horizon"]:
+            occupation.setdefault(str(r["time"]), {})[r["state"]] = _number(r["probability"])
+    return {"states": list(result.states), "horizons_days": list(result.horizons), "occupation": occupation,
+            "notes": result.notes}  # fmt: skip
+
+
 def _number(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 6)
 
@@ -214,7 +249,7 @@ def _write_csv(path: Path, table: pa.Table) -> None:
 
 def cohort_files(run: StudyRun) -> dict[str, Path]:
     """The study's cohort files by the path the study file gives them (relative to it)."""
-    refs = [run.study_file.study.target, *run.study_file.study.outcomes]
+    refs = [r for _, _, r in run.study_file.study.cohort_refs()]
     return {r.cohort: run.study_file.resolve(r.cohort) for r in refs if r.cohort is not None}
 
 
@@ -242,6 +277,10 @@ def write_study(run: StudyRun, out: Path, rule: DisclosureRule) -> dict[str, Any
                     "target_cohort": run.cohorts[0].name,
                 },
             )
+    if run.multistate is not None:
+        (out / "multistate").mkdir(exist_ok=True)
+        for name, table in multistate_tables(run.multistate, rule).items():
+            _write_csv(out / "multistate" / f"{name}.csv", table)
     results = {
         "study": run.study_file.study.name,
         "cohorts": [
@@ -251,6 +290,7 @@ def write_study(run: StudyRun, out: Path, rule: DisclosureRule) -> dict[str, Any
         "analyses": [headline(a, rule) for a in run.analyses],
         "best": [a.analysis_id for a in run.best],
         "notes": run.notes,
+        **({"multistate": multistate_summary(run.multistate, rule)} if run.multistate is not None else {}),
         "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
         "provenance": run.provenance,
         "min_cell_count": rule.min_cell_count,

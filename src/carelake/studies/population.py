@@ -15,10 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from carelake.evaluation.survival import Survival
 from carelake.studies.spec import Population
 from carelake.warehouse import Warehouse, quote
 
-__all__ = ["Attrition", "StudyPopulation", "population_sql", "study_population"]
+__all__ = ["Attrition", "StudyPopulation", "follow_up", "population_sql", "study_population", "survival_population"]
 
 _FACTS = "cl_sp_facts"
 
@@ -157,3 +158,29 @@ def _apply(target_id: int, outcome_id: int, facts: pa.Table, s: Population) -> S
         }
     )
     return StudyPopulation(target_id, outcome_id, rows, tuple(steps))
+
+
+def survival_population(population: StudyPopulation) -> StudyPopulation:
+    """The population without rows that have no day at risk, the step recorded in the attrition."""
+    keep = np.asarray(population.rows.column("time_at_risk").to_numpy(), dtype=np.int64) >= 1
+    if keep.all():
+        return population
+    rows = population.rows.filter(pa.array(keep))
+    label = np.asarray(rows.column("label").to_numpy(), dtype=np.int64)
+    step = Attrition(
+        "At least one day at risk (survival)",
+        rows.num_rows,
+        int(np.unique(rows.column("person_id").to_numpy()).size),
+        int(label.sum()),
+    )
+    return StudyPopulation(population.target_id, population.outcome_id, rows, (*population.attrition, step))
+
+
+def follow_up(population: StudyPopulation) -> Survival:
+    """Each row's follow-up from the start of time at risk: (days to the first outcome or to censoring, event)."""
+    rows = population.rows
+    start = np.asarray(rows.column("tar_start").to_numpy(), dtype=np.int64)
+    at_risk = np.asarray(rows.column("time_at_risk").to_numpy(), dtype=np.int64)
+    event = np.asarray(rows.column("label").to_numpy(), dtype=np.int64) == 1
+    to_event = np.asarray(rows.column("days_to_event").fill_null(0).to_numpy(), dtype=np.int64) - start + 1
+    return Survival(np.where(event, to_event, at_risk).astype(np.float64), event)

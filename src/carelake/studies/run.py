@@ -47,7 +47,7 @@ def run_study(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] |
     run, persons = start_run(wh, sf, say)
     target, features, seconds = run.cohorts[0], run.features, run.seconds
     ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
-    for outcome in run.cohorts[1:]:
+    for outcome in [c for c in run.cohorts if c.role == "outcome"]:
         t0 = time.perf_counter()
         say(f"population: {outcome.name}")
         population = study_population(wh, target.cohort_id, outcome.cohort_id, study.population)

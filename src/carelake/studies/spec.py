@@ -17,8 +17,10 @@ __all__ = [
     "DecisionCurve",
     "Evaluation",
     "ModelSpec",
+    "MultiStateSpec",
     "Population",
     "Split",
+    "StateSpec",
     "Study",
     "TimeAtRisk",
 ]
@@ -142,6 +144,42 @@ class Evaluation(_Strict):
         return values
 
 
+class StateSpec(_Strict):
+    """A state of a multi-state analysis: its name and, after the first, the cohort whose start enters it."""
+
+    name: str = Field(min_length=1)
+    cohort: str | None = None
+    cohort_id: int | None = Field(default=None, ge=1)
+
+    def ref(self) -> CohortRef | None:
+        if self.cohort is None and self.cohort_id is None:
+            return None
+        return CohortRef(cohort=self.cohort, cohort_id=self.cohort_id, name=self.name)
+
+
+class MultiStateSpec(_Strict):
+    """Stages in order of progression (a person is in the last whose cohort has started, the first if none has)
+    and an absorbing state (death) reachable from each; occupation is reported at `horizons` (days)."""
+
+    states: list[StateSpec] = Field(min_length=2)
+    absorbing: CohortRef
+    horizons: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _entries(self) -> MultiStateSpec:
+        missing = [s.name for s in self.states[1:] if s.ref() is None]
+        if missing:
+            raise ValueError(f"state {', '.join(missing)} needs a cohort (or cohort_id) whose start enters it")
+        if self.states[0].ref() is not None:
+            raise ValueError(f"the first state ({self.states[0].name}) is where the target's persons start: give it "
+                             "no cohort")  # fmt: skip
+        if self.absorbing.name is None:
+            raise ValueError("name the absorbing state (absorbing.name)")
+        if self.horizons is not None and (sorted(set(self.horizons)) != self.horizons or min(self.horizons) < 1):
+            raise ValueError("horizons are days (1 or more), in increasing order, each once")
+        return self
+
+
 class Study(_Strict):
     """One study: its type, target, outcomes, population, covariates, split, models, evaluation, subgroups.
 
@@ -161,6 +199,9 @@ class Study(_Strict):
     models: list[ModelSpec] = Field(min_length=1)
     evaluation: Evaluation = Evaluation()
     subgroups: list[str] = Field(default_factory=lambda: list(SUBGROUPS))
+    multistate: MultiStateSpec | None = Field(
+        default=None, description="survival studies: stage transitions and state occupation over time"
+    )
 
     @field_validator("models")
     @classmethod
@@ -173,6 +214,25 @@ class Study(_Strict):
                 + (" (or set type: survival)" if kind == "prediction" else " (or set type: prediction)")
             )
         return models
+
+    @field_validator("multistate")
+    @classmethod
+    def _multistate_in_survival(cls, value: MultiStateSpec | None, info: ValidationInfo) -> MultiStateSpec | None:
+        if value is not None and info.data.get("type", "prediction") != "survival":
+            raise ValueError("a multi-state analysis belongs to a survival study: set type: survival")
+        return value
+
+    def cohort_refs(self) -> list[tuple[str, tuple[str | int, ...], CohortRef]]:
+        """Every cohort the file names: (role, its keys in the file, the reference); the target first."""
+        refs: list[tuple[str, tuple[str | int, ...], CohortRef]] = [("target", ("target",), self.target)]
+        refs += [("outcome", ("outcomes", i), o) for i, o in enumerate(self.outcomes)]
+        if self.multistate is not None:
+            for i, state in enumerate(self.multistate.states):
+                ref = state.ref()
+                if ref is not None:
+                    refs.append(("state", ("multistate", "states", i), ref))
+            refs.append(("absorbing", ("multistate", "absorbing"), self.multistate.absorbing))
+        return refs
 
     @property
     def horizons(self) -> tuple[int, ...]:

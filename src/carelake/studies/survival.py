@@ -37,40 +37,15 @@ from carelake.studies.analysis import (
 )
 from carelake.studies.evaluate_survival import SurvivalPart, evaluate_survival_parts, time_grid
 from carelake.studies.file import StudyFile
-from carelake.studies.population import Attrition, StudyPopulation, study_population
+from carelake.studies.multistate import run_multistate
+from carelake.studies.population import follow_up, study_population, survival_population
 from carelake.studies.split import TEST, TRAIN, split_rows
 from carelake.warehouse import Warehouse
 
-__all__ = ["follow_up", "run_survival", "survival_population"]
+__all__ = ["run_survival"]
 
 HAZARD_RATIO_ROWS = 30  # the covariates with the largest |z| in the hazard-ratio table
 SCHOENFELD_COVARIATES = 20
-
-
-def survival_population(population: StudyPopulation) -> StudyPopulation:
-    """The population without rows that have no day at risk, the step recorded in the attrition."""
-    keep = np.asarray(population.rows.column("time_at_risk").to_numpy(), dtype=np.int64) >= 1
-    if keep.all():
-        return population
-    rows = population.rows.filter(pa.array(keep))
-    label = np.asarray(rows.column("label").to_numpy(), dtype=np.int64)
-    step = Attrition(
-        "At least one day at risk (survival)",
-        rows.num_rows,
-        int(np.unique(rows.column("person_id").to_numpy()).size),
-        int(label.sum()),
-    )
-    return StudyPopulation(population.target_id, population.outcome_id, rows, (*population.attrition, step))
-
-
-def follow_up(population: StudyPopulation) -> Survival:
-    """Each row's follow-up from the start of time at risk: (days to the first outcome or to censoring, event)."""
-    rows = population.rows
-    start = np.asarray(rows.column("tar_start").to_numpy(), dtype=np.int64)
-    at_risk = np.asarray(rows.column("time_at_risk").to_numpy(), dtype=np.int64)
-    event = np.asarray(rows.column("label").to_numpy(), dtype=np.int64) == 1
-    to_event = np.asarray(rows.column("days_to_event").fill_null(0).to_numpy(), dtype=np.int64) - start + 1
-    return Survival(np.where(event, to_event, at_risk).astype(np.float64), event)
 
 
 def _cox_of(fitted: SurvivalFitted) -> tuple[CoxPH, np.ndarray] | None:
@@ -124,7 +99,7 @@ def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None
     run, persons = start_run(wh, sf, say)
     target, features, seconds = run.cohorts[0], run.features, run.seconds
     ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
-    for outcome in run.cohorts[1:]:
+    for outcome in [c for c in run.cohorts if c.role == "outcome"]:
         t0 = time.perf_counter()
         say(f"population: {outcome.name}")
         population = survival_population(study_population(wh, target.cohort_id, outcome.cohort_id, study.population))
@@ -208,4 +183,9 @@ def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None
                 columns[f"risk_{h}d"] = pa.array(np.where(used, 1.0 - surv[:, k], np.nan))
             analysis.predictions = pa.table(columns)
             analysis.seconds["evaluation"] = time.perf_counter() - t0
+    if study.multistate is not None:
+        t0 = time.perf_counter()
+        say("multi-state")
+        run.multistate = run_multistate(wh, study, run.cohorts)
+        seconds["multi-state"] = time.perf_counter() - t0
     return run

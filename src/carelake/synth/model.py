@@ -81,10 +81,11 @@ def _days(years: F | float) -> I:
     return np.asarray(np.round(np.asarray(years) * 365.25), dtype=np.int64)
 
 
-def ckd4_risk(egfr: F, decline_mean: F, treated: B | bool, years: float = 3.0) -> F:
-    """P(latent eGFR < 30 within `years`): yearly declines are Gamma(k, m/k), so their sum is Gamma(k·years, m/k)."""
+def ckd4_risk(egfr: F, decline_mean: F, treated: B | bool, years: float = 3.0, bound: float = 30.0) -> F:
+    """P(latent eGFR < `bound` at `years` after index): yearly declines are Gamma(k, m/k), so their sum is
+    Gamma(k·years, m/k). `bound` 30 is CKD stage 4 or worse, 15 end-stage renal disease."""
     m = decline_mean * np.where(treated, CANAGLIFLOZIN_EFFECT, 1.0)
-    margin = np.maximum(egfr - 30.0, 0.0)
+    margin = np.maximum(egfr - bound, 0.0)
     return np.asarray(gammaincc(DECLINE_SHAPE * years, margin / (m / DECLINE_SHAPE)), dtype=np.float64)
 
 

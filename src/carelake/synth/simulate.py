@@ -46,6 +46,12 @@ TRUTH_COLUMNS = [
     "p_ckd4_3y_treated",
     "ite_canagliflozin_ckd4_3y",
     "ckd4_3y",
+    "p_egfr_below30_1y",
+    "p_egfr_below30_2y",
+    "p_egfr_below30_3y",
+    "p_egfr_below15_1y",
+    "p_egfr_below15_2y",
+    "p_egfr_below15_3y",
     "gompertz_eta",
     "gompertz_b",
     "p_death_1y",
@@ -93,6 +99,11 @@ def truth_table(s: State, ev: Events, pid: np.ndarray) -> pa.Table:
     p_ckd = np.where(s.treated, treated, untreated)
     bound = ckd4_risk_without_frailty(s.egfr, s.decline_mean / np.exp(s.frailty), s.treated)
     nan = np.full(s.n, np.nan)
+    # The latent eGFR below 30 (CKD stage 4 or worse) and 15 (end-stage) at the 1-3 year check-up slots.
+    bounds = ((30, 1), (30, 2), (30, 3), (15, 1), (15, 2), (15, 3))
+    stages = {
+        f"p_egfr_below{b}_{k}y": ckd4_risk(s.egfr, s.decline_mean, s.treated, float(k), float(b)) for b, k in bounds
+    }
     return pa.table(
         {
             "person_id": pid,
@@ -115,6 +126,7 @@ def truth_table(s: State, ev: Events, pid: np.ndarray) -> pa.Table:
             "p_ckd4_3y_treated": np.where(at_risk, treated, nan),
             "ite_canagliflozin_ckd4_3y": np.where(at_risk, treated - untreated, nan),
             "ckd4_3y": pa.array(s.egfr_path[:, LOOKBACK + 3] < 30, mask=~at_risk),
+            **stages,
             "gompertz_eta": s.mort_eta,
             "gompertz_b": np.full(s.n, model.GOMPERTZ_B),
             "p_death_1y": 1 - survival(s.mort_eta, 1.0),
