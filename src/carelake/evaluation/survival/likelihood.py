@@ -93,6 +93,8 @@ def newton(x: Any, risk: RiskSets, alpha: float = 0.0, max_iter: int = 200, tol:
     without a finite maximum (separation) is refused, never returned as a huge coefficient."""
     n = x.shape[0]
     beta = np.zeros(x.shape[1])
+    if beta.size == 0:  # every column dropped (constant): the null model, nothing to fit
+        return beta, 0
     ll, grad, info, _ = partial_likelihood(x, risk, beta, n, alpha, True)
     stalled = 0
     for it in range(max_iter):
