@@ -75,6 +75,23 @@ def _weights(train_time: F, train_cause: I, t: F, c: I, horizon: float) -> F:
     return np.asarray(w, dtype=np.float64)
 
 
+def _inputs(
+    train_time: npt.ArrayLike,
+    train_cause: npt.ArrayLike,
+    time: npt.ArrayLike,
+    cause: npt.ArrayLike,
+    incidence: npt.ArrayLike,
+    horizon: float,
+) -> tuple[F, I, F, F]:
+    """Test times, causes, predicted incidences (checked to lie in [0, 1]) and IPCW weights at the horizon."""
+    tt, t = np.asarray(train_time, dtype=np.float64), np.asarray(time, dtype=np.float64)
+    tc, c = causes(train_cause, tt.size), causes(cause, t.size)
+    f = scores(incidence, t.size, "predicted incidences")
+    if (f < 0).any() or (f > 1).any():
+        raise UserError("predicted incidences must lie in [0, 1]", hint="pass F_1(t | x), not scores")
+    return t, c, f, _weights(tt, tc, t, c, horizon)
+
+
 def competing_auc(
     train_time: npt.ArrayLike,
     train_cause: npt.ArrayLike,
@@ -84,10 +101,7 @@ def competing_auc(
     horizon: float,
 ) -> float:
     """AUC at `horizon` of predicted incidence F_1(horizon | x) (Blanche's definition 2 of controls)."""
-    tt, t = np.asarray(train_time, dtype=np.float64), np.asarray(time, dtype=np.float64)
-    tc, c = causes(train_cause, tt.size), causes(cause, t.size)
-    f = scores(incidence, t.size, "predicted incidences")
-    w = _weights(tt, tc, t, c, horizon)
+    t, c, f, w = _inputs(train_time, train_cause, time, cause, incidence, horizon)
     case = (c == 1) & (t <= horizon)
     control = (t > horizon) | ((c == 2) & (t <= horizon))
     if not case.any() or not control.any():
@@ -110,11 +124,6 @@ def competing_brier(
     horizon: float,
 ) -> float:
     """The IPCW Brier score at `horizon` of predicted incidence F_1(horizon | x)."""
-    tt, t = np.asarray(train_time, dtype=np.float64), np.asarray(time, dtype=np.float64)
-    tc, c = causes(train_cause, tt.size), causes(cause, t.size)
-    f = scores(incidence, t.size, "predicted incidences")
-    if (f < 0).any() or (f > 1).any():
-        raise UserError("predicted incidences must lie in [0, 1]", hint="pass F_1(t | x), not scores")
-    w = _weights(tt, tc, t, c, horizon)
+    t, c, f, w = _inputs(train_time, train_cause, time, cause, incidence, horizon)
     happened = ((c == 1) & (t <= horizon)).astype(np.float64)
     return float(np.mean(w * (happened - f) ** 2))
