@@ -19,9 +19,11 @@ import yaml
 from scipy.stats import spearmanr
 
 from browser import drawn_offline, needs_chromium
+from carelake.errors import ConfigError
 from carelake.evaluation.survival import Survival, cumulative_dynamic_auc, harrell_c, uno_c
+from carelake.evaluation.survival.competing import wolbers_c
 from carelake.models.artifact import load_model
-from carelake.models.survival import SurvivalRisk
+from carelake.models.survival import CompetingRisk, SurvivalRisk
 from carelake.privacy.disclosure import DisclosureRule
 from carelake.reports import publish
 from carelake.studies import StudyError, load_study
@@ -263,3 +265,63 @@ def test_progression_report_draws_the_occupation_offline(progression: Any) -> No
         assert page.locator("#multistate").count() == 1
 
     drawn_offline(progression[2] / "report.html", 5 + 1 + 1, has_multistate)
+
+
+@pytest.fixture(scope="module")
+def competing(survival: tuple[Any, StudyRun, Any, Path]) -> Any:
+    """The example competing-risks study (CKD stage 4, death competing) on the same warehouse."""
+    wh, _, _, folder = survival
+    shutil.copy(EXAMPLE.with_name("ckd4_competing.yaml"), folder / "competing.yaml")
+    run = run_study(wh, load_study(folder / "competing.yaml"))
+    return run, publish(run, folder / "competing-out", DisclosureRule()), folder / "competing-out"
+
+
+def test_competing_tables_equal_the_metrics_and_saved_models_score_alike(
+    competing: Any, survival: tuple[Any, StudyRun, Any, Path]
+) -> None:
+    run, results, out = competing
+    assert [a["type"] for a in results["analyses"]] == ["competing_risks", "competing_risks"]
+    for a in run.analyses:
+        assert a.predictions is not None and isinstance(a.risk, CompetingRisk)
+        rows = [r for r in a.predictions.to_pylist() if r["evaluation"] == "Test"]
+        time_ = np.array([r["time"] for r in rows])
+        cause = np.array([r["cause"] for r in rows])
+        assert {0, 1, 2} <= set(cause.tolist())  # censored, CKD stage 4, and deaths before it
+        stats = {(r["evaluation"], r["metric"]): r for r in _csv(out / a.analysis_id / "evaluationStatistics.csv")}
+        want = wolbers_c(time_, cause, np.array([r["incidence_1126d"] for r in rows]), 1126.0)
+        assert float(stats["Test", "Wolbers' C"]["value"]) == pytest.approx(want, abs=1e-12)
+        assert "competing event at any time" in stats["Test", "Wolbers' C"]["note"]
+        saved = load_model(out / a.analysis_id / "model")
+        assert isinstance(saved.risk, CompetingRisk)
+        got = score(survival[0], saved, person_ids=[r["person_id"] for r in rows[:20]])
+        by_person = {r["person_id"]: r for r in got.table.to_pylist()}
+        for r in rows[:20]:
+            for h in (395, 760, 1126):
+                assert by_person[r["person_id"]][f"incidence_{h}d"] == pytest.approx(r[f"incidence_{h}d"], abs=1e-12)
+            assert by_person[r["person_id"]]["risk"] == pytest.approx(r["incidence_760d"], abs=1e-12)
+        for table in ("incidenceCalibration", "incidenceCurves"):
+            for r in _csv(out / a.analysis_id / f"{table}.csv"):
+                counts = TABLE_COUNTS[table][0]
+                assert all(r[c] == "" or not 0 < int(r[c]) < 5 for c in counts), (table, r)
+        with pytest.raises(ConfigError, match="external validation of a competing-risks model is not built yet"):
+            validate_external(survival[0], saved)
+
+
+def test_competing_events_belong_to_a_competing_risks_study(tmp_path: Path) -> None:
+    spec = yaml.safe_load(EXAMPLE.with_name("ckd4_competing.yaml").read_text())
+    shutil.copytree(EXAMPLE.parent / "cohorts", tmp_path / "cohorts")
+    for bad, message in (
+        ({**spec, "type": "survival"}, "competing events belong to a competing_risks study"),
+        ({k: v for k, v in spec.items() if k != "competing_events"}, "needs competing_events"),
+    ):
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
+        with pytest.raises(StudyError, match=message):
+            load_study(tmp_path / "bad.yaml")
+
+
+@needs_chromium
+def test_competing_report_draws_every_chart_offline(competing: Any) -> None:
+    def titled(page: Any) -> None:
+        assert "Competing-risks study" in page.content()
+
+    drawn_offline(competing[2] / "report.html", 2 * 4 + 1, titled)

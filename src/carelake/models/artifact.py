@@ -3,7 +3,8 @@
     model.json           format, carelake version, model type, parameters, the covariate ids of its columns, for
                          a linear model its intercept and nonzero coefficients, and for a survival model the
                          baseline cumulative hazard (time in days, H0)
-    model.txt            a tree model, in LightGBM's own text format
+    model.txt            a tree model, in LightGBM's own text format (competing.txt: a competing-risks model's
+                         hazard of the competing event, whose baseline model.json holds under "competing")
     covariate_ref.csv    the covariates' ids and names (what each column means)
     study.yaml           the study file that made it, and the cohort files it names under cohorts/
     provenance.json      where the training data came from (engine, CDM source, row counts, time)
@@ -28,7 +29,7 @@ import pyarrow as pa
 import carelake
 from carelake.errors import ConfigError
 from carelake.models.risk import LinearRisk, RiskModel, TreeRisk
-from carelake.models.survival import SurvivalRisk
+from carelake.models.survival import CompetingRisk, SurvivalRisk
 
 __all__ = ["FORMAT", "SavedModel", "load_model", "save_model"]
 
@@ -42,7 +43,7 @@ class SavedModel:
     """A loaded model directory."""
 
     path: Path
-    risk: RiskModel | SurvivalRisk
+    risk: RiskModel | SurvivalRisk | CompetingRisk
     covariate_names: dict[int, str]
     meta: dict[str, Any]
     provenance: dict[str, Any]
@@ -54,7 +55,7 @@ class SavedModel:
 
 def save_model(
     folder: Path,
-    model: RiskModel | SurvivalRisk,
+    model: RiskModel | SurvivalRisk | CompetingRisk,
     reference: pa.Table,
     *,
     study_file: Path,
@@ -63,7 +64,7 @@ def save_model(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write `model` and what it needs into `folder` (replaced if it exists)."""
-    risk = model.score_model if isinstance(model, SurvivalRisk) else model
+    risk = model if isinstance(model, LinearRisk | TreeRisk) else model.score_model
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -77,11 +78,11 @@ def save_model(
     }
     if isinstance(model, SurvivalRisk):
         meta["survival"] = model.to_json()
-    if isinstance(risk, LinearRisk):
-        meta["linear"] = risk.to_json()
-    else:
-        (folder / "model.txt").write_text(risk.text, encoding="utf-8")
-        meta["trees"] = "model.txt"
+    if isinstance(model, CompetingRisk):
+        meta["survival"] = model.outcome.to_json()
+        meta["competing"] = {"survival": model.competing.to_json(),
+                             **_score_json(folder, model.competing.score_model, "competing.txt")}  # fmt: skip
+    meta.update(_score_json(folder, risk, "model.txt"))
     (folder / "model.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     with (folder / "covariate_ref.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -94,6 +95,35 @@ def save_model(
         shutil.copyfile(source, target)
     (folder / "provenance.json").write_text(json.dumps(provenance, indent=1) + "\n", encoding="utf-8")
     return folder
+
+
+def _score_json(folder: Path, risk: RiskModel, tree_file: str) -> dict[str, Any]:
+    """A score model as model.json holds it: coefficients inline, or trees in `tree_file` beside it."""
+    if isinstance(risk, LinearRisk):
+        return {"linear": risk.to_json()}
+    (folder / tree_file).write_text(risk.text, encoding="utf-8")
+    return {"trees": tree_file}
+
+
+def _score_from(path: Path, part: dict[str, Any], meta: dict[str, Any], ids: np.ndarray) -> RiskModel:
+    """The score model `part` of model.json describes (its own dict, or the competing one's)."""
+    if "linear" in part:
+        coef = np.zeros(ids.size)
+        pos = {int(c): j for j, c in enumerate(ids)}
+        for item in part["linear"]["coefficients"]:
+            coef[pos[int(item["covariate_id"])]] = float(item["coefficient"])
+        return LinearRisk(meta["model_type"], meta["params"], ids, float(part["linear"]["intercept"]), coef)
+    if "trees" in part:
+        text_file = path / str(part["trees"])
+        if not text_file.is_file():
+            raise _refuse(path, f"the tree model {text_file.name} is missing", "copy the whole model folder")
+        return TreeRisk(meta["model_type"], meta["params"], ids, text_file.read_text(encoding="utf-8"))
+    raise _refuse(path, "model.json holds neither a linear model nor trees", "re-run the study")
+
+
+def _baseline(risk: RiskModel, part: dict[str, Any]) -> SurvivalRisk:
+    return SurvivalRisk(risk, np.asarray(part["baseline_time"], dtype=np.float64),
+                        np.asarray(part["baseline_cumulative_hazard"], dtype=np.float64))  # fmt: skip
 
 
 def _refuse(folder: Path, message: str, hint: str) -> ConfigError:
@@ -127,24 +157,13 @@ def load_model(folder: str | Path) -> SavedModel:
             "%s was written by carelake %s; this is %s (same model format)", path, version, carelake.__version__
         )
     ids = np.asarray(meta.get("covariate_ids", []), dtype=np.int64)
-    if "linear" in meta:
-        coef = np.zeros(ids.size)
-        pos = {int(c): j for j, c in enumerate(ids)}
-        for item in meta["linear"]["coefficients"]:
-            coef[pos[int(item["covariate_id"])]] = float(item["coefficient"])
-        risk: RiskModel = LinearRisk(meta["model_type"], meta["params"], ids, float(meta["linear"]["intercept"]), coef)
-    elif "trees" in meta:
-        text_file = path / str(meta["trees"])
-        if not text_file.is_file():
-            raise _refuse(path, f"the tree model {text_file.name} is missing", "copy the whole model folder")
-        risk = TreeRisk(meta["model_type"], meta["params"], ids, text_file.read_text(encoding="utf-8"))
-    else:
-        raise _refuse(path, "model.json holds neither a linear model nor trees", "re-run the study")
-    model: RiskModel | SurvivalRisk = risk
+    risk = _score_from(path, meta, meta, ids)
+    model: RiskModel | SurvivalRisk | CompetingRisk = risk
     if "survival" in meta:
-        base = meta["survival"]
-        model = SurvivalRisk(risk, np.asarray(base["baseline_time"], dtype=np.float64),
-                             np.asarray(base["baseline_cumulative_hazard"], dtype=np.float64))  # fmt: skip
+        model = _baseline(risk, meta["survival"])
+    if "competing" in meta and isinstance(model, SurvivalRisk):
+        other = meta["competing"]
+        model = CompetingRisk(model, _baseline(_score_from(path, other, meta, ids), other["survival"]))
     names: dict[int, str] = {}
     ref = path / "covariate_ref.csv"
     if ref.is_file():

@@ -297,19 +297,20 @@ def attrition_chart(attrition: pa.Table, outcome: str) -> Chart:
 _THIRDS = {"low": "#2e86de", "middle": "#f39c12", "high": "#c0392b"}
 
 
-def risk_group_survival_chart(curves: pa.Table | None) -> Chart:
-    """Kaplan-Meier survival per third of predicted risk (steps every 30 days; withheld rows skipped)."""
-    rows = [r for r in _rows(curves) if _f(r["survival"]) is not None]
+def risk_group_survival_chart(curves: pa.Table | None, column: str = "survival") -> Chart:
+    """Kaplan-Meier survival (or Aalen-Johansen incidence, `column` "incidence") per third of predicted risk, in
+    steps every 30 days; withheld rows skipped."""
+    rows = [r for r in _rows(curves) if _f(r[column]) is not None]
     data: list[dict[str, Any]] = []
     for group, color in _THIRDS.items():
         mine = [r for r in rows if r["riskGroup"] == group]
         if mine:
             data.append({"type": "scatter", "mode": "lines", "name": f"{group} predicted risk",
-                         "x": [r["time"] for r in mine], "y": [r["survival"] for r in mine],
+                         "x": [r["time"] for r in mine], "y": [r[column] for r in mine],
                          "line": {"shape": "hv", "color": color},
                          "text": [f"at risk {r['atRisk']}" for r in mine]})  # fmt: skip
-    layout = _axes("days from the start of time at risk", "Kaplan-Meier survival", "Survival by risk group",
-                   unit=False)  # fmt: skip
+    title = "Kaplan-Meier survival" if column == "survival" else "Aalen-Johansen incidence of the outcome"
+    layout = _axes("days from the start of time at risk", title, f"{title} by risk group", unit=False)
     return data, layout
 
 

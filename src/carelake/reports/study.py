@@ -27,6 +27,7 @@ from carelake.reports.survival import (
 from carelake.reports.tripod import checklist
 from carelake.studies.analysis import Analysis, StudyRun
 from carelake.studies.output import attrition_table, disclosed_tables, headline
+from carelake.studies.spec import TIME_TO_EVENT
 
 __all__ = ["publish", "render_study_report", "write_study_report"]
 
@@ -38,13 +39,16 @@ _MODEL_NAMES = {
 }
 
 
+_KINDS = {"prediction": "Prediction", "survival": "Survival", "competing_risks": "Competing-risks"}
+
+
 def _ci(h: dict[str, Any]) -> str:
     low, high = h["test_auroc_95ci"]
     return "" if low is None or high is None else f"{low:.3f}-{high:.3f}"
 
 
 def _summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
-    if run.study_file.study.type == "survival":
+    if run.study_file.study.type in TIME_TO_EVENT:
         survival_summary(page, run, rule)
         return
     best = {a.analysis_id for a in run.best}
@@ -105,7 +109,7 @@ def _attrition(page: Page, run: StudyRun, rule: DisclosureRule) -> pa.Table:
 
 
 def _analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
-    if a.study_type == "survival":
+    if a.study_type in TIME_TO_EVENT:
         survival_analysis(page, a, rule)
         return
     page.heading(f"{a.outcome.name}: {_MODEL_NAMES.get(a.model_type, a.model_type)}", anchor=a.analysis_id)
@@ -173,10 +177,14 @@ def _model_card(page: Page, run: StudyRun, a: Analysis, rule: DisclosureRule) ->
     prov = run.provenance
     source = prov.get("cdm_source", {}).get("cdm_source_name") or "not recorded in cdm_source"
     author = '<span class="tag author">author to fill</span>'
-    survival = a.study_type == "survival"
+    survival = a.study_type in TIME_TO_EVENT
+    competing = ", ".join(c.name for c in run.cohorts if c.role == "competing")
     predicts = (
-        f"survival free of {a.outcome.name} (and its risk) at {', '.join(map(str, a.horizons))} days from the start "
-        f"of time at risk, for persons of {run.cohorts[0].name}"
+        f"cumulative incidence of {a.outcome.name}, with {competing} competing, at {', '.join(map(str, a.horizons))} "
+        f"days from the start of time at risk, for persons of {run.cohorts[0].name}"
+        if a.study_type == "competing_risks"
+        else f"survival free of {a.outcome.name} (and its risk) at {', '.join(map(str, a.horizons))} days from the "
+        f"start of time at risk, for persons of {run.cohorts[0].name}"
         if survival
         else f"risk of {a.outcome.name} in the time at risk, for persons of {run.cohorts[0].name}"
     )
@@ -248,7 +256,7 @@ def render_study_report(run: StudyRun, rule: DisclosureRule) -> str:
     study = run.study_file.study
     prov = run.provenance
     page = Page(
-        f"{'Survival' if study.type == 'survival' else 'Prediction'} study: {study.name}",
+        f"{_KINDS[study.type]} study: {study.name}",
         f"{study.description or ''} Run by carelake {prov['carelake_version']} on {prov['engine']}, "
         f"{prov['run_at']}; counts below {rule.min_cell_count} are withheld.",
     )

@@ -37,6 +37,12 @@ def _part(table: pa.Table, part: str) -> pa.Table:
 def survival_evaluation_text(h: dict[str, Any]) -> str:
     """One line of the headline figures, for the model card and TRIPOD's performance item."""
     mid = str(main_horizon(tuple(h["horizons_days"])))
+    if h.get("type") == "competing_risks":
+        return (
+            f"Wolbers' C {h['test_wolbers_c']}; at {mid} days AUC {h['time_dependent_auc'].get(mid)}, Brier "
+            f"{h['brier'].get(mid)}, incidence predicted {h['mean_predicted_incidence'].get(mid)} against "
+            f"{h['observed_incidence'].get(mid)} observed (Aalen-Johansen)"
+        )
     return (
         f"Harrell's C {h['test_harrell_c']}, Uno's C {h['test_uno_c']}, integrated Brier score "
         f"{h['test_integrated_brier']}; at {mid} days AUC {h['time_dependent_auc'].get(mid)}, calibration slope "
@@ -44,7 +50,29 @@ def survival_evaluation_text(h: dict[str, Any]) -> str:
     )
 
 
+def _competing_summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
+    best = {a.analysis_id for a in run.best}
+    horizons = run.study_file.study.horizons
+    mid = str(main_horizon(horizons))
+    rows = []
+    for a in run.analyses:
+        h = headline(a, rule)
+        rows.append([a.outcome.name, MODEL_NAMES.get(a.model_type, a.model_type) + (" ★" * (a.analysis_id in best)),
+                     h["population"], h["outcomes"], h["test_competing_events"], h["test_wolbers_c"],
+                     *(h["time_dependent_auc"].get(str(t)) for t in horizons), h["mean_predicted_incidence"].get(mid),
+                     h["observed_incidence"].get(mid), "; ".join(a.notes)])  # fmt: skip
+    page.table(
+        ["outcome", "model (★ best for its outcome)", "persons", "with outcome", "competing events (test)",
+         "Wolbers' C", *(f"AUC at {t} d" for t in horizons), f"predicted incidence at {mid} d",
+         f"observed incidence at {mid} d", "notes"],
+        rows,
+    )  # fmt: skip
+
+
 def survival_summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
+    if run.study_file.study.type == "competing_risks":
+        _competing_summary(page, run, rule)
+        return
     best = {a.analysis_id for a in run.best}
     horizons = run.study_file.study.horizons
     mid = str(main_horizon(horizons))
@@ -74,17 +102,31 @@ def survival_analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
         f"Chosen by {folds}-fold cross-validation on the training persons (highest held-out partial "
         f"log-likelihood per event): {a.params}. Horizons: {', '.join(str(h) for h in a.horizons)} days from the "
         "start of time at risk."
+        + (
+            " Cause-specific hazards of the outcome and of the competing event (each chosen by its own "
+            "cross-validation), combined into the outcome's cumulative incidence." * (a.study_type == "competing_risks")
+        )
     )
     every = disclosed_tables(a, rule)
     t = {name: _part(table, a.primary) for name, table in every.items()}
     h = headline(a, rule)
     page.paragraph(f"Charts on the {a.primary.lower()} persons.", "muted")
-    for (data, layout), label in (
-        (charts.risk_group_survival_chart(t.get("survivalCurves")), "survival by risk group"),
-        (charts.horizon_calibration_chart(t.get("survivalCalibration")), "calibration at horizons"),
-        (charts.time_metrics_chart(t.get("timeDependentMetrics")), "AUC and Brier over time"),
-        (charts.subgroup_chart(t.get("subgroupStatistics"), h["test_harrell_c"], "Harrell's C"), "subgroups"),
-    ):
+    competing = a.study_type == "competing_risks"
+    shown = (
+        (
+            (charts.risk_group_survival_chart(t.get("incidenceCurves"), "incidence"), "incidence by risk group"),
+            (charts.horizon_calibration_chart(t.get("incidenceCalibration")), "calibration at horizons"),
+            (charts.subgroup_chart(t.get("subgroupStatistics"), h["test_wolbers_c"], "Wolbers' C"), "subgroups"),
+        )
+        if competing
+        else (
+            (charts.risk_group_survival_chart(t.get("survivalCurves")), "survival by risk group"),
+            (charts.horizon_calibration_chart(t.get("survivalCalibration")), "calibration at horizons"),
+            (charts.time_metrics_chart(t.get("timeDependentMetrics")), "AUC and Brier over time"),
+            (charts.subgroup_chart(t.get("subgroupStatistics"), h["test_harrell_c"], "Harrell's C"), "subgroups"),
+        )
+    )
+    for (data, layout), label in shown:
         page.chart(data, layout, label=label)
     page.chart(*charts.importance_chart(t.get("covariateImportance")), label="top predictors", wide=True)
     stats = every.get("evaluationStatistics")
@@ -95,12 +137,12 @@ def survival_analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
         page.heading("Evaluation statistics", 3)
         page.table(["metric", "Test", "Train", "definition"],
                    [[m, v.get("Test"), v.get("Train"), v["note"]] for m, v in by_metric.items()])  # fmt: skip
-    calibration = t.get("survivalCalibration")
+    calibration = t.get("incidenceCalibration" if competing else "survivalCalibration")
     if calibration is not None and calibration.num_rows:
         mid = main_horizon(a.horizons)
         page.heading(f"Calibration at {mid} days by risk decile ({a.primary.lower()})", 3)
-        cols = ["riskGroup", "PersonCount", "EventCount", "CensoredCount", "predictedRisk", "observedRisk",
-                "observedLower", "observedUpper"]  # fmt: skip
+        cols = ["riskGroup", "PersonCount", "EventCount", *(["CompetingCount"] * competing), "CensoredCount",
+                "predictedRisk", "observedRisk", "observedLower", "observedUpper"]  # fmt: skip
         page.table(cols, [[r[c] for c in cols] for r in calibration.to_pylist() if r["horizon"] == mid])
     ratios = every.get("hazardRatios")
     if ratios is not None and ratios.num_rows:

@@ -20,6 +20,7 @@ from carelake.privacy.disclosure import DisclosureRule
 from carelake.reports.survival import survival_evaluation_text
 from carelake.studies.analysis import StudyRun
 from carelake.studies.output import headline
+from carelake.studies.spec import TIME_TO_EVENT
 
 __all__ = ["Item", "checklist", "items"]
 
@@ -92,7 +93,7 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, str]:
             f" {s.folds}-fold cross-validation on the training part"
         )
 
-    survival = study.type == "survival"
+    survival = study.type in TIME_TO_EVENT
 
     def models() -> str:
         chosen = "highest held-out partial log-likelihood" if survival else "lowest cross-validated log loss"
@@ -106,7 +107,7 @@ def _answers(run: StudyRun, rule: DisclosureRule) -> dict[str, str]:
     def performance() -> str:
         if survival:
             return "; ".join(f"{h['analysis']}: {survival_evaluation_text(h)}" for h in heads
-                             if h["test_harrell_c"] is not None)  # fmt: skip
+                             if h.get("test_harrell_c", h.get("test_wolbers_c")) is not None)  # fmt: skip
         return "; ".join(
             f"{h['analysis']}: AUROC {h['test_auroc']} (95% CI {h['test_auroc_95ci'][0]}-"
             f"{h['test_auroc_95ci'][1]}), slope {h['calibration_slope']}"

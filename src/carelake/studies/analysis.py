@@ -25,7 +25,7 @@ from carelake.features import CovariateSettings, FeatureMatrix, extract
 from carelake.models import CvResult
 from carelake.models.multistate import MultiStateFit
 from carelake.models.risk import LinearRisk, RiskModel
-from carelake.models.survival import SurvivalCvResult, SurvivalRisk
+from carelake.models.survival import CompetingRisk, SurvivalCvResult, SurvivalRisk
 from carelake.studies.cohorts import StudyCohort, prepare_cohorts
 from carelake.studies.file import StudyFile, covariate_settings
 from carelake.studies.population import StudyPopulation
@@ -79,7 +79,7 @@ class Analysis:
     outcome: StudyCohort
     model_type: str
     population: StudyPopulation
-    risk: RiskModel | SurvivalRisk | None = None
+    risk: RiskModel | SurvivalRisk | CompetingRisk | None = None
     params: dict[str, Any] = field(default_factory=dict)
     cv: tuple[CvResult, ...] | tuple[SurvivalCvResult, ...] = ()
     predictions: pa.Table | None = None
@@ -94,7 +94,7 @@ class Analysis:
     @property
     def headline_metric(self) -> str:
         """The figure models of one outcome are ranked by: AUROC, or Harrell's C for a survival study."""
-        return "Harrell's C" if self.study_type == "survival" else "AUROC"
+        return {"survival": "Harrell's C", "competing_risks": "Wolbers' C"}.get(self.study_type, "AUROC")
 
     def statistic(self, metric: str, evaluation: str | None = None) -> float | None:
         evaluation = evaluation or self.primary

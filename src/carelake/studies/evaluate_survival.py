@@ -43,7 +43,16 @@ from carelake.evaluation.survival.calibration import (
     risk_groups,
 )
 
-__all__ = ["DEFINITIONS", "SurvivalPart", "evaluate_survival_parts", "main_horizon", "time_grid"]
+__all__ = [
+    "CURVE_STEP",
+    "DEFINITIONS",
+    "RISK_THIRDS",
+    "Rows",
+    "SurvivalPart",
+    "evaluate_survival_parts",
+    "main_horizon",
+    "time_grid",
+]
 
 F = npt.NDArray[np.float64]
 CURVE_STEP = 30  # days between the points of the survival curves
@@ -98,7 +107,7 @@ def main_horizon(horizons: tuple[int, ...]) -> int:
     return int(horizons[len(horizons) // 2])
 
 
-class _Rows:
+class Rows:
     """evaluationStatistics rows, one figure at a time; an estimate that fails becomes a row without a value."""
 
     def __init__(self, notes: list[str]) -> None:
@@ -144,7 +153,7 @@ def _mean(values: F) -> float:
     return float(values.mean())
 
 
-def _statistics(rows: _Rows, part: SurvivalPart, train: Survival, horizons: tuple[int, ...]) -> None:
+def _statistics(rows: Rows, part: SurvivalPart, train: Survival, horizons: tuple[int, ...]) -> None:
     s, name = part.follow_up, part.name
     rows.add(name, "populationSize", "persons", _count, s, False)
     rows.add(name, "outcomeCount", "persons whose follow-up ended in the event", _count, s, True)
@@ -241,7 +250,7 @@ def _subgroups(part: SurvivalPart, horizon: int) -> list[dict[str, Any]]:
             inside = np.asarray([str(v) == level for v in levels])
             s = Survival(part.follow_up.time[inside], part.follow_up.event[inside])
             risk = part.risk_at(horizon)[inside]
-            rows = _Rows([])
+            rows = Rows([])
             rows.add(part.name, "populationSize", "persons", _count, s, False)
             rows.add(part.name, "outcomeCount", "persons whose follow-up ended in the event", _count, s, True)
             rows.add(part.name, "Harrell's C", DEFINITIONS["Harrell's C"], _harrell, s, part.score[inside])
@@ -267,7 +276,7 @@ def evaluate_survival_parts(
     report leads with), and notes on what was not estimable. `train`: the training part's follow-up, whose censoring
     distribution weights Uno's C, the AUC and the Brier score."""
     notes: list[str] = []
-    rows = _Rows(notes)
+    rows = Rows(notes)
     calibration: list[dict[str, Any]] = []
     for part in parts:
         _statistics(rows, part, train, horizons)

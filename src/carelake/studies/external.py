@@ -19,7 +19,7 @@ from carelake.errors import ConfigError
 from carelake.features import FeatureMatrix, extract
 from carelake.models.artifact import SavedModel
 from carelake.models.risk import align
-from carelake.models.survival import SurvivalRisk
+from carelake.models.survival import CompetingRisk, SurvivalRisk
 from carelake.studies.analysis import (
     Analysis,
     StudyRun,
@@ -94,7 +94,15 @@ def score(
     index = np.nonzero(keep)[0]
     x = x[index]
     extra: dict[str, pa.Array] = {}
-    if isinstance(saved.risk, SurvivalRisk):
+    if isinstance(saved.risk, CompetingRisk):
+        # Cumulative incidence of the outcome and of the competing event at each horizon; `risk`: the outcome's at
+        # the main one.
+        horizons = sf.study.horizons
+        f1, f2 = saved.risk.incidence(x, horizons)
+        risk = f1[:, horizons.index(main_horizon(horizons))]
+        extra = {f"incidence_{h}d": pa.array(f1[:, k]) for k, h in enumerate(horizons)}
+        extra |= {f"competing_incidence_{h}d": pa.array(f2[:, k]) for k, h in enumerate(horizons)}
+    elif isinstance(saved.risk, SurvivalRisk):
         # A survival model gives survival at each of its study's horizons; `risk` is 1 - S at the main one.
         horizons = sf.study.horizons
         surv = saved.risk.survival(x, horizons)
@@ -129,6 +137,11 @@ def validate_external(wh: Warehouse, saved: SavedModel, *, progress: Callable[[s
     say = progress or (lambda _m: None)
     sf = _study(saved)
     study = sf.study
+    if isinstance(saved.risk, CompetingRisk):
+        raise ConfigError(
+            f"{saved.path}: external validation of a competing-risks model is not built yet",
+            hint="score persons with carelake predict; validate the survival form of the study",
+        )
     seconds: dict[str, float] = {}
     name = saved.meta.get("outcome")
     names = [cohort_name(o, f"cohort {o.cohort_id}") for o in study.outcomes]

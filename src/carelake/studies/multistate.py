@@ -19,50 +19,13 @@ from carelake.evaluation import NotEstimable
 from carelake.models.multistate import MultiStateFit, Transition, fit_multistate
 from carelake.studies.analysis import MultiStateResult
 from carelake.studies.cohorts import StudyCohort
-from carelake.studies.population import StudyPopulation, study_population, survival_population
+from carelake.studies.population import first_days, study_population, survival_population
 from carelake.studies.spec import Study
-from carelake.warehouse import Warehouse, quote
+from carelake.warehouse import Warehouse
 
-__all__ = ["CURVE_STEP", "MultiStateResult", "entry_days", "run_multistate"]
+__all__ = ["CURVE_STEP", "run_multistate"]
 
 CURVE_STEP = 30  # days between the rows of the occupation table
-
-
-def entry_days(wh: Warehouse, population: StudyPopulation, cohort_ids: list[int]) -> np.ndarray:
-    """Per population row and cohort: the days from the row's index to the cohort's first start for that person
-    (NaN: never), in the population's row order."""
-    results = quote(wh.results_schema)
-    rows = population.rows
-    out = np.full((rows.num_rows, len(cohort_ids)), np.nan)
-    if not cohort_ids or rows.num_rows == 0:
-        return out
-    ids = ", ".join(str(int(c)) for c in cohort_ids)
-    target = int(population.target_id)
-    got = wh.fetch_arrow(
-        "SELECT t.subject_id AS person_id, t.cohort_start_date, s.cohort_definition_id, "
-        "MIN(DATE_DIFF('day', t.cohort_start_date, s.cohort_start_date)) AS days "
-        f"FROM {results}.cohort t JOIN {results}.cohort s ON s.subject_id = t.subject_id "
-        f"WHERE t.cohort_definition_id = {target} AND s.cohort_definition_id IN ({ids}) "
-        "GROUP BY t.subject_id, t.cohort_start_date, s.cohort_definition_id"
-    )
-    index = {
-        (int(p), d): i
-        for i, (p, d) in enumerate(
-            zip(rows.column("person_id").to_pylist(), rows.column("cohort_start_date").to_pylist(), strict=True)
-        )
-    }
-    column = {int(c): j for j, c in enumerate(cohort_ids)}
-    for p, d, c, days in zip(
-        got.column("person_id").to_pylist(),
-        got.column("cohort_start_date").to_pylist(),
-        got.column("cohort_definition_id").to_pylist(),
-        got.column("days").to_pylist(),
-        strict=True,
-    ):
-        i = index.get((int(p), d))
-        if i is not None:
-            out[i, column[int(c)]] = float(days)
-    return out
 
 
 def _paths(
@@ -114,7 +77,7 @@ def run_multistate(wh: Warehouse, study: Study, cohorts: list[StudyCohort]) -> M
     if rows.num_rows == 0:
         result.notes.append("multi-state: no persons in the study population")
         return result
-    entries = entry_days(wh, population, [c.cohort_id for c in stage_cohorts] + [absorbing.cohort_id])
+    entries = first_days(wh, population, [c.cohort_id for c in stage_cohorts] + [absorbing.cohort_id])
     tar_start = np.asarray(rows.column("tar_start").to_numpy(), dtype=np.float64)
     at_risk = np.asarray(rows.column("time_at_risk").to_numpy(), dtype=np.float64)
     start, stop, moves, passed = _paths(entries, tar_start, at_risk, len(states) - 1)

@@ -67,6 +67,11 @@ TABLE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("evaluation", "horizon", "riskGroup", "predictedRisk"),
     ),
     "survivalCurves": (("atRisk",), ("evaluation", "riskGroup", "time")),
+    "incidenceCalibration": (
+        ("PersonCount", "EventCount", "CompetingCount", "CensoredCount"),
+        ("evaluation", "horizon", "riskGroup", "predictedRisk"),
+    ),
+    "incidenceCurves": (("atRisk",), ("evaluation", "riskGroup", "time")),
 }
 # Long tables: rows grouped by these keys; populationSize and outcomeCount of a group decide for all its rows.
 _LONG = {"evaluationStatistics": ("evaluation",), "subgroupStatistics": ("evaluation", "subgroup", "level")}
@@ -188,8 +193,8 @@ def headline(analysis: Analysis, rule: DisclosureRule) -> dict[str, Any]:
         for r in _suppress_long(raw, _LONG["evaluationStatistics"], rule).to_pylist():
             if r["evaluation"] == analysis.primary:
                 values[r["metric"]] = r["value"]
-    if analysis.study_type == "survival":
-        return _survival_headline(analysis, values, rule)
+    if analysis.study_type in _TIME_TO_EVENT:
+        return _time_to_event_headline(analysis, values, rule)
     return {
         **_identity(analysis, values, rule),
         "test_auroc": _number(values.get("AUROC")),
@@ -218,25 +223,34 @@ def _identity(analysis: Analysis, values: dict[str, float | None], rule: Disclos
     }
 
 
-def _survival_headline(analysis: Analysis, values: dict[str, float | None], rule: DisclosureRule) -> dict[str, Any]:
-    def at(metric: str) -> dict[str, float | None]:
-        return {str(h): _number(values.get(f"{metric} at {h} days")) for h in analysis.horizons}
+# A time-to-event headline: its single figures (key, metric) and the figures given per horizon (key, metric).
+_TIME_TO_EVENT: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
+    "survival": (
+        (("test_events", "outcomeCount"), ("test_harrell_c", "Harrell's C"), ("test_uno_c", "Uno's C"),
+         ("test_integrated_brier", "integrated Brier score")),
+        (("time_dependent_auc", "time-dependent AUC"), ("brier", "Brier score"),
+         ("calibration_slope", "calibration slope"), ("ici", "ICI"), ("observed_risk", "observed risk"),
+         ("mean_predicted_risk", "mean predicted risk")),
+    ),
+    "competing_risks": (
+        (("test_events", "outcomeCount"), ("test_competing_events", "competingCount"),
+         ("test_wolbers_c", "Wolbers' C")),
+        (("time_dependent_auc", "time-dependent AUC"), ("brier", "Brier score"),
+         ("observed_incidence", "observed incidence"), ("mean_predicted_incidence", "mean predicted incidence")),
+    ),
+}  # fmt: skip
 
-    return {
-        **_identity(analysis, values, rule),
-        "test_events": _number(values.get("outcomeCount")),
-        "test_harrell_c": _number(values.get("Harrell's C")),
-        "test_uno_c": _number(values.get("Uno's C")),
-        "test_integrated_brier": _number(values.get("integrated Brier score")),
-        "horizons_days": list(analysis.horizons),
-        "time_dependent_auc": at("time-dependent AUC"),
-        "brier": at("Brier score"),
-        "calibration_slope": at("calibration slope"),
-        "ici": at("ICI"),
-        "observed_risk": at("observed risk"),
-        "mean_predicted_risk": at("mean predicted risk"),
-        "notes": analysis.notes,
-    }
+
+def _time_to_event_headline(
+    analysis: Analysis, values: dict[str, float | None], rule: DisclosureRule
+) -> dict[str, Any]:
+    single, per_horizon = _TIME_TO_EVENT[analysis.study_type]
+    out = {**_identity(analysis, values, rule), **{k: _number(values.get(m)) for k, m in single}}
+    out["horizons_days"] = list(analysis.horizons)
+    for key, metric in per_horizon:
+        out[key] = {str(h): _number(values.get(f"{metric} at {h} days")) for h in analysis.horizons}
+    out["notes"] = analysis.notes
+    return out
 
 
 def _write_csv(path: Path, table: pa.Table) -> None:

@@ -19,7 +19,16 @@ from carelake.evaluation.survival import Survival
 from carelake.studies.spec import Population
 from carelake.warehouse import Warehouse, quote
 
-__all__ = ["Attrition", "StudyPopulation", "follow_up", "population_sql", "study_population", "survival_population"]
+__all__ = [
+    "Attrition",
+    "StudyPopulation",
+    "competing_follow_up",
+    "first_days",
+    "follow_up",
+    "population_sql",
+    "study_population",
+    "survival_population",
+]
 
 _FACTS = "cl_sp_facts"
 
@@ -184,3 +193,58 @@ def follow_up(population: StudyPopulation) -> Survival:
     event = np.asarray(rows.column("label").to_numpy(), dtype=np.int64) == 1
     to_event = np.asarray(rows.column("days_to_event").fill_null(0).to_numpy(), dtype=np.int64) - start + 1
     return Survival(np.where(event, to_event, at_risk).astype(np.float64), event)
+
+
+def first_days(wh: Warehouse, population: StudyPopulation, cohort_ids: list[int]) -> np.ndarray:
+    """Per population row and cohort: the days from the row's index to the cohort's first start for that person
+    (NaN: never), in the population's row order."""
+    results = quote(wh.results_schema)
+    rows = population.rows
+    out = np.full((rows.num_rows, len(cohort_ids)), np.nan)
+    if not cohort_ids or rows.num_rows == 0:
+        return out
+    ids = ", ".join(str(int(c)) for c in cohort_ids)
+    target = int(population.target_id)
+    got = wh.fetch_arrow(
+        "SELECT t.subject_id AS person_id, t.cohort_start_date, s.cohort_definition_id, "
+        "MIN(DATE_DIFF('day', t.cohort_start_date, s.cohort_start_date)) AS days "
+        f"FROM {results}.cohort t JOIN {results}.cohort s ON s.subject_id = t.subject_id "
+        f"WHERE t.cohort_definition_id = {target} AND s.cohort_definition_id IN ({ids}) "
+        "GROUP BY t.subject_id, t.cohort_start_date, s.cohort_definition_id"
+    )
+    index = {
+        (int(p), d): i
+        for i, (p, d) in enumerate(
+            zip(rows.column("person_id").to_pylist(), rows.column("cohort_start_date").to_pylist(), strict=True)
+        )
+    }
+    column = {int(c): j for j, c in enumerate(cohort_ids)}
+    for p, d, c, days in zip(
+        got.column("person_id").to_pylist(),
+        got.column("cohort_start_date").to_pylist(),
+        got.column("cohort_definition_id").to_pylist(),
+        got.column("days").to_pylist(),
+        strict=True,
+    ):
+        i = index.get((int(p), d))
+        if i is not None:
+            out[i, column[int(c)]] = float(days)
+    return out
+
+
+def competing_follow_up(population: StudyPopulation, competing_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(time, cause) per row: the outcome (cause 1) or the first competing event (cause 2) in the window, whichever
+    comes first (the outcome on a tie: it was seen), else censored (0) at the window's end; times as `follow_up`."""
+    rows = population.rows
+    start = np.asarray(rows.column("tar_start").to_numpy(), dtype=np.float64)
+    end = np.asarray(rows.column("tar_end").to_numpy(), dtype=np.float64)
+    fu = follow_up(population)
+    day = np.nanmin(competing_days, axis=1, initial=np.inf) if competing_days.size else np.full(len(fu), np.inf)
+    day = np.where(np.isnan(day), np.inf, day)
+    inside = (day >= start) & (day <= end)
+    competing_time = np.where(inside, day - start + 1, np.inf)
+    outcome_time = np.where(fu.event, fu.time, np.inf)
+    cause = np.where(np.isfinite(outcome_time) & (outcome_time <= competing_time), 1,
+                     np.where(np.isfinite(competing_time) & (competing_time < outcome_time), 2, 0))  # fmt: skip
+    time = np.where(cause == 2, competing_time, fu.time)
+    return time.astype(np.float64), cause.astype(np.int64)

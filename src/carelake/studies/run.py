@@ -40,7 +40,7 @@ __all__ = ["run_study"]
 
 def run_study(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] | None = None) -> StudyRun:
     """Run every (outcome, model) of the study on `wh`."""
-    if sf.study.type == "survival":
+    if sf.study.type in ("survival", "competing_risks"):
         return run_survival(wh, sf, progress=progress)
     say = progress or (lambda _m: None)
     study = sf.study

@@ -28,7 +28,8 @@ __all__ = [
 Anchor = Literal["cohort start", "cohort end"]
 PREDICTION_MODELS = ("lasso_logistic", "elastic_net_logistic", "gradient_boosting")
 SURVIVAL_MODELS = ("cox", "boosted_cox")
-STUDY_MODELS = {"prediction": PREDICTION_MODELS, "survival": SURVIVAL_MODELS}
+STUDY_MODELS = {"prediction": PREDICTION_MODELS, "survival": SURVIVAL_MODELS, "competing_risks": SURVIVAL_MODELS}
+TIME_TO_EVENT = ("survival", "competing_risks")
 DEFAULT_HORIZONS = (365, 730, 1095)  # days: 1, 2 and 3 years
 SUBGROUPS = ("sex", "age_band")
 
@@ -184,13 +185,17 @@ class Study(_Strict):
     """One study: its type, target, outcomes, population, covariates, split, models, evaluation, subgroups.
 
     `type: prediction` (the default) asks whether the outcome happens within the time at risk; `type: survival`
-    asks when, with follow-up censored at the end of time at risk or of observation, evaluated at `horizons`."""
+    asks when, with follow-up censored at the end of time at risk or of observation, evaluated at `horizons`;
+    `type: competing_risks` asks when, where `competing_events` can pre-empt the outcome."""
 
     name: str = Field(min_length=1)
-    type: Literal["prediction", "survival"] = "prediction"
+    type: Literal["prediction", "survival", "competing_risks"] = "prediction"
     description: str | None = None
     target: CohortRef
     outcomes: list[CohortRef] = Field(min_length=1)
+    competing_events: list[CohortRef] | None = Field(
+        default=None, description="competing_risks studies: events that pre-empt the outcome (death, say)"
+    )
     population: Population = Population()
     covariates: dict[str, Any] = Field(
         default_factory=dict, description="carelake.features.CovariateSettings fields; empty: its defaults"
@@ -222,10 +227,27 @@ class Study(_Strict):
             raise ValueError("a multi-state analysis belongs to a survival study: set type: survival")
         return value
 
+    @field_validator("competing_events")
+    @classmethod
+    def _competing_in_type(cls, value: list[CohortRef] | None, info: ValidationInfo) -> list[CohortRef] | None:
+        kind = info.data.get("type", "prediction")
+        if value is not None and kind != "competing_risks":
+            raise ValueError("competing events belong to a competing_risks study: set type: competing_risks")
+        if value is not None and not value:
+            raise ValueError("name at least one competing event cohort")
+        return value
+
+    @model_validator(mode="after")
+    def _competing_given(self) -> Study:
+        if self.type == "competing_risks" and not self.competing_events:
+            raise ValueError("a competing_risks study needs competing_events: the cohorts that pre-empt the outcome")
+        return self
+
     def cohort_refs(self) -> list[tuple[str, tuple[str | int, ...], CohortRef]]:
         """Every cohort the file names: (role, its keys in the file, the reference); the target first."""
         refs: list[tuple[str, tuple[str | int, ...], CohortRef]] = [("target", ("target",), self.target)]
         refs += [("outcome", ("outcomes", i), o) for i, o in enumerate(self.outcomes)]
+        refs += [("competing", ("competing_events", i), c) for i, c in enumerate(self.competing_events or [])]
         if self.multistate is not None:
             for i, state in enumerate(self.multistate.states):
                 ref = state.ref()

@@ -25,9 +25,16 @@ from carelake.evaluation import NotEstimable
 from carelake.evaluation.survival import Survival
 from carelake.features import FeatureMatrix
 from carelake.models.cox import NEWTON_MAX_FEATURES, CoxPH, survival_target
-from carelake.models.survival import SurvivalFitted, fit_survival_with_cv, survival_risk
+from carelake.models.survival import (
+    CompetingRisk,
+    SurvivalFitted,
+    SurvivalRisk,
+    fit_survival_with_cv,
+    survival_risk,
+)
 from carelake.studies.analysis import (
     Analysis,
+    OutcomeData,
     StudyRun,
     importance_table,
     no_events,
@@ -35,10 +42,18 @@ from carelake.studies.analysis import (
     slug,
     start_run,
 )
+from carelake.studies.evaluate_competing import CompetingPart, evaluate_competing_parts
 from carelake.studies.evaluate_survival import SurvivalPart, evaluate_survival_parts, time_grid
 from carelake.studies.file import StudyFile
 from carelake.studies.multistate import run_multistate
-from carelake.studies.population import follow_up, study_population, survival_population
+from carelake.studies.population import (
+    competing_follow_up,
+    first_days,
+    follow_up,
+    study_population,
+    survival_population,
+)
+from carelake.studies.spec import ModelSpec, Study
 from carelake.studies.split import TEST, TRAIN, split_rows
 from carelake.warehouse import Warehouse
 
@@ -90,6 +105,71 @@ def _schoenfeld(cox: CoxPH, x: sp.csr_matrix, y: np.ndarray, features: FeatureMa
     return pa.Table.from_pylist(rows) if rows else pa.table({"covariateId": pa.array([], pa.int64())})
 
 
+def _competing_analysis(
+    analysis: Analysis,
+    spec: ModelSpec,
+    data: OutcomeData,
+    time_: np.ndarray,
+    cause: np.ndarray,
+    parts: tuple[np.ndarray, np.ndarray],
+    ids: np.ndarray,
+    study: Study,
+) -> None:
+    """Cause-specific models of the outcome and of the competing event (each chosen by its own cross-validation,
+    the other cause censoring it), their incidence at the horizons, and its evaluation, into `analysis`."""
+    train, test = parts
+    horizons = study.horizons
+    if not (cause == 1).any():
+        analysis.notes.append(no_events(analysis.outcome, analysis.population))
+        return
+    if not (time_ >= horizons[0]).any():
+        analysis.notes.append(f"not estimable: every follow-up ends before the first horizon ({horizons[0]} days)")
+        return
+    models: list[SurvivalRisk] = []
+    for k, what in ((1, "outcome"), (2, "competing event")):
+        if not (cause[train] == k).any():
+            analysis.notes.append(f"not estimable: no {what} among the training persons")
+            return
+        try:
+            fitted = fit_survival_with_cv(spec.type, data.x[train], Survival(time_[train], cause[train] == k),
+                                          grid=spec.grid or None, folds=study.split.folds,
+                                          seed=study.split.seed)  # fmt: skip
+        except (NotEstimable, ModelFitError) as e:
+            analysis.notes.append(f"not estimable ({what} model): {e.message}")
+            return
+        models.append(survival_risk(fitted, ids))
+        if k == 1:
+            analysis.params, analysis.cv = fitted.params, fitted.cv
+    risk = CompetingRisk(models[0], models[1])
+    analysis.risk = risk
+    used = train | test
+    incidence = np.zeros((time_.size, len(horizons)))
+    competing_incidence = np.zeros((time_.size, len(horizons)))
+    incidence[used], competing_incidence[used] = risk.incidence(data.x[used], horizons)
+    score = np.zeros(time_.size)
+    score[used] = risk.score(data.x[used])
+    part_data = [
+        CompetingPart(name, time_[m], cause[m], score[m], incidence[m], {g: v[m] for g, v in data.groups.items()})
+        for name, m in (("Test", test), ("Train", train))
+    ]
+    analysis.tables, notes = evaluate_competing_parts(part_data, (time_[train], cause[train]), horizons,
+                                                      study.evaluation.calibration_strata)  # fmt: skip
+    analysis.notes += notes
+    kind = np.where(test, "Test", np.where(train, "Train", "left out"))
+    columns: dict[str, pa.Array] = {
+        "person_id": pa.array(data.person_id, pa.int64()),
+        "cohort_start_date": analysis.population.rows["cohort_start_date"],
+        "evaluation": pa.array(kind),
+        "time": pa.array(time_),
+        "cause": pa.array(cause.astype(np.int8)),
+        "score": pa.array(np.where(used, score, np.nan)),
+    }
+    for k, h in enumerate(horizons):
+        columns[f"incidence_{h}d"] = pa.array(np.where(used, incidence[:, k], np.nan))
+        columns[f"competing_incidence_{h}d"] = pa.array(np.where(used, competing_incidence[:, k], np.nan))
+    analysis.predictions = pa.table(columns)
+
+
 def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] | None = None) -> StudyRun:
     """Run every (outcome, model) of a survival study on `wh`."""
     say = progress or (lambda _m: None)
@@ -107,12 +187,26 @@ def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None
         data = outcome_data(sf, features, persons, population)
         run.notes += [n for n in data.notes if n not in run.notes]
         fu = follow_up(population)
+        cause: np.ndarray | None = None
+        if study.type == "competing_risks":
+            competing = [c.cohort_id for c in run.cohorts if c.role == "competing"]
+            t_any, cause = competing_follow_up(population, first_days(wh, population, competing))
+            fu = Survival(t_any, cause == 1)
         parts = split_rows(data.person_id, data.index_day, fu.event.astype(np.float64), study.split)
         train, test = parts == TRAIN, parts == TEST
         for spec in study.models:
             analysis = Analysis(f"{slug(outcome.name)}-{spec.type}", outcome, spec.type, population,
-                                study_type="survival", horizons=horizons)  # fmt: skip
+                                study_type=study.type, horizons=horizons)  # fmt: skip
             run.analyses.append(analysis)
+            if cause is not None:
+                t0 = time.perf_counter()
+                say(f"model: {analysis.analysis_id}")
+                _competing_analysis(analysis, spec, data, fu.time, cause, (train, test), ids, study)
+                if isinstance(analysis.risk, CompetingRisk):
+                    analysis.importance = importance_table(features, analysis.risk.score_model, data.x[test],
+                                                           study.split.seed)  # fmt: skip
+                analysis.seconds["fit and evaluation"] = time.perf_counter() - t0
+                continue
             if not fu.event.any():
                 analysis.notes.append(no_events(outcome, population))
                 continue
