@@ -98,6 +98,14 @@ def peers(run: Any, rows: int, seed: int) -> None:
         print(f"{name:<70} {seconds:8.2f} s  {seconds / ours:6.1f}x")
 
 
+def results_of(analysis: Any) -> list[dict[str, Any]]:
+    """The analysis's headline figures as results.json gives them (minimum cell count 5)."""
+    from carelake.privacy.disclosure import DisclosureRule
+    from carelake.studies.output import headline
+
+    return [headline(analysis, DisclosureRule())]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persons", type=int, default=100_000)
@@ -135,6 +143,16 @@ def main() -> None:
             print(f"{analysis.analysis_id:<28} {'; '.join(analysis.notes)}")
             continue
         rows = [r for r in analysis.predictions.to_pylist() if r["evaluation"] == "Test"]
+        if analysis.study_type == "competing_risks":
+            h = next(x for x in results_of(analysis) if x)
+            print(f"{analysis.analysis_id:<28} {len(rows):7d} {int(h['test_events']):7d} Wolbers' C "
+                  f"{h['test_wolbers_c']:.4f}; competing events {int(h['test_competing_events'])}")  # fmt: skip
+            for day in analysis.horizons:
+                key = str(day)
+                print(f"{'':<28} day {day}: AUC {h['time_dependent_auc'][key]:.4f}, incidence predicted "
+                      f"{h['mean_predicted_incidence'][key]:.4f}, observed (Aalen-Johansen) "
+                      f"{h['observed_incidence'][key]:.4f}")  # fmt: skip
+            continue
         s = Survival(np.array([r["time"] for r in rows], dtype=float), np.array([r["event"] == 1 for r in rows]))
         got = harrell_c(s, np.array([r["score"] for r in rows])).c
         star = " *" if analysis in run.best else ""
