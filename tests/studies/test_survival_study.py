@@ -325,3 +325,23 @@ def test_competing_report_draws_every_chart_offline(competing: Any) -> None:
         assert "Competing-risks study" in page.content()
 
     drawn_offline(competing[2] / "report.html", 2 * 4 + 1, titled)
+
+
+def test_cli_predict_gives_incidence_per_cause(competing: Any, survival: tuple[Any, StudyRun, Any, Path],
+                                               tmp_path: Path) -> None:  # fmt: skip
+    wh, _, _, folder = survival
+    run, _, out = competing
+    wh.execute("CHECKPOINT")
+    shutil.copy(folder / "wh.duckdb", tmp_path / "copy.duckdb")
+    assert run.analyses[0].predictions is not None
+    pid = run.analyses[0].predictions.column("person_id")[0].as_py()
+    done = subprocess.run(
+        [sys.executable, "-m", "carelake", "-w", f"duckdb:///{tmp_path / 'copy.duckdb'}", "predict", "--model",
+         str(out / run.analyses[0].analysis_id / "model"), "--person-id", str(pid), "--out", str(tmp_path / "s.csv")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "F(395d)" in done.stdout and "F2(1126d)" in done.stdout
+    (row,) = _csv(tmp_path / "s.csv")
+    f1, f2 = float(row["incidence_1126d"]), float(row["competing_incidence_1126d"])
+    assert 0 < f1 < 1 and 0 < f2 < 1 and f1 + f2 < 1 and float(row["incidence_395d"]) <= f1

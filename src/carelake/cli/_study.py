@@ -108,8 +108,8 @@ def register(app: typer.Typer) -> None:
         for r in rows[:50]:
             why = ", ".join(f"{c['covariate_name'] or c['covariate_id']} ({c['contribution']:+.2f})"
                             for c in r["top_contributions"])  # fmt: skip
-            survival = "".join(f", S({k.removeprefix('survival_')}) {v:.4f}" for k, v in r.items()
-                               if k.startswith("survival_"))  # fmt: skip
+            survival = "".join(f", {_LABEL[k.rsplit('_', 1)[0]]}({k.rsplit('_', 1)[1]}) {v:.4f}" for k, v in r.items()
+                               if k.rsplit("_", 1)[0] in _LABEL)  # fmt: skip
             sys.stdout.write(f"person {r['person_id']} at {r['cohort_start_date']}: risk {r['risk']:.4f}{survival}  "
                              f"{why}\n")  # fmt: skip
         if len(rows) > 50:
@@ -131,11 +131,15 @@ def _publish(result: StudyRun, out: Path, rule: DisclosureRule, as_json: bool) -
     write_summary(results)
 
 
+# A time-to-event model's columns per horizon and how the terminal shows them: S(365d), F(365d), F2(365d).
+_LABEL = {"survival": "S", "incidence": "F", "competing_incidence": "F2"}
+
+
 def _write_scores(path: Path, rows: list[dict[str, Any]]) -> None:
     import csv
     import json
 
-    survival = [k for k in (rows[0] if rows else {}) if k.startswith("survival_")]  # a survival model's horizons
+    survival = [k for k in (rows[0] if rows else {}) if k.rsplit("_", 1)[0] in _LABEL]  # a time-to-event model's
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["person_id", "cohort_start_date", "risk", *survival, "top_contributions"])
