@@ -85,3 +85,25 @@ def test_cause_specific_cox_recovers_the_true_incidence() -> None:
     g1, _ = flat.incidence(np.zeros((1, 1)), [30.0, 90.0])
     aj = cumulative_incidence(time, cause, 1).at([30.0, 90.0])
     np.testing.assert_allclose(g1[0], aj, rtol=0, atol=1e-12)
+
+
+def test_incidence_stays_a_probability_for_extreme_scores() -> None:
+    """A Breslow jump times a very high score exceeds 1: survival ends there and both causes share the jump."""
+    base = LinearRisk("cox", {}, np.array([1], dtype=np.int64), 0.0, np.array([1.0]))
+    one = SurvivalRisk(base, np.array([1.0, 2.0, 3.0]), np.array([0.2, 0.5, 0.9]))
+    other = SurvivalRisk(base, np.array([1.5, 2.0]), np.array([0.1, 0.4]))
+    f1, f2 = CompetingRisk(one, other).incidence(np.array([[6.0], [0.0], [-3.0]]), [1.0, 2.0, 3.0])
+    assert (f1 >= 0).all() and (f1 + f2 <= 1 + 1e-12).all()
+    assert f1[0, -1] + f2[0, -1] == pytest.approx(1.0)  # the extreme person has had one event or the other
+    assert (np.diff(f1, axis=1) >= -1e-15).all()
+
+
+def test_weights_need_the_censoring_curve_only_up_to_the_horizon() -> None:
+    """The training part's last follow-up ends in an event; a test person followed longer is no obstacle."""
+    train_t, train_c = np.array([2.0, 3.0, 5.0, 9.0]), np.array([0, 1, 0, 1])
+    t, c = np.array([1.0, 4.0, 6.0, 12.0]), np.array([1, 2, 0, 0])
+    assert 0 <= competing_brier(train_t, train_c, t, c, np.array([0.6, 0.2, 0.1, 0.1]), 5.0) < 1
+    train, test = survival_data(train_t, train_c == 1), survival_data(t, c == 1)
+    assert brier_scores(train, test, np.array([[0.4], [0.8], [0.9], [0.9]]), [5.0])[1][0] >= 0
+    with pytest.raises(NotEstimable, match="beyond the follow-up"):
+        competing_auc(train_t, train_c, t, c, np.array([0.6, 0.2, 0.1, 0.1]), 12.0)

@@ -80,5 +80,5 @@ def test_grids_and_their_mistakes() -> None:
     x, y, _, _ = _design(200, 4)
     y[:] = 0.0
     y[:2] = 1.0
-    with pytest.raises(NotEstimable, match="at least 3 persons of each class; the training part has 2 with"):
+    with pytest.raises(NotEstimable, match="at least 3 persons of each class; the training part has fewer"):
         fit_with_cv("lasso_logistic", x, y, folds=3)

@@ -78,3 +78,8 @@ def test_impossible_moves_are_refused() -> None:
         fit_multistate(("a", "b"), np.zeros(1, dtype=np.int64), np.array([5.0]), []).occupation_at(6.0)
     with pytest.raises(UserError, match="follow-up ends at 5"):
         fit_multistate(("a", "b"), np.zeros(1, dtype=np.int64), np.array([5.0]), [Transition(0, 6.0, 0, 1)])
+
+
+def test_nobody_moving_leaves_everyone_where_they_started() -> None:
+    fit = fit_multistate(("a", "b", "dead"), np.array([0, 0, 1]), np.array([4.0, 6.0, 8.0]), [], absorbing=(2,))
+    np.testing.assert_allclose(fit.occupation_at([0.0, 5.0]), [[2 / 3, 1 / 3, 0.0]] * 2)

@@ -132,3 +132,12 @@ def test_configured_cutoff_changes_every_export(tmp_path: Path, sample_dir: Path
     assert hidden["11"] > hidden["5"]
     assert len(high["achilles"]["results"]) < len(low["achilles"]["results"])
     assert _counts(high["table1"]).count("<11") > _counts(low["table1"]).count("<5")
+
+
+def test_a_difference_of_several_counts_is_checked() -> None:
+    """Persons less events less censored (those still followed at a horizon) is a count too."""
+    import pyarrow as pa
+
+    table = pa.table({"n": [10, 12, 10], "e": [8, 5, 5], "c": [0, 5, 0], "rate": [0.8, 0.4, 0.5]})
+    got = DisclosureRule().suppress(table, ("n", "e", "c", "n-e-c"), ("n",)).to_pylist()
+    assert [r["rate"] for r in got] == [None, None, 0.5]  # 10-8-0 = 2 and 12-5-5 = 2 are hidden, 5 is shown

@@ -80,7 +80,7 @@ def save_model(
         meta["survival"] = model.to_json()
     if isinstance(model, CompetingRisk):
         meta["survival"] = model.outcome.to_json()
-        meta["competing"] = {"survival": model.competing.to_json(),
+        meta["competing"] = {"params": model.competing.params, "survival": model.competing.to_json(),
                              **_score_json(folder, model.competing.score_model, "competing.txt")}  # fmt: skip
     meta.update(_score_json(folder, risk, "model.txt"))
     (folder / "model.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -163,7 +163,8 @@ def load_model(folder: str | Path) -> SavedModel:
         model = _baseline(risk, meta["survival"])
     if "competing" in meta and isinstance(model, SurvivalRisk):
         other = meta["competing"]
-        model = CompetingRisk(model, _baseline(_score_from(path, other, meta, ids), other["survival"]))
+        own = {**meta, "params": other.get("params", meta["params"])}
+        model = CompetingRisk(model, _baseline(_score_from(path, other, own, ids), other["survival"]))
     names: dict[int, str] = {}
     ref = path / "covariate_ref.csv"
     if ref.is_file():

@@ -56,6 +56,8 @@ class MultiStateFit:
         if (tt > self.last_follow_up).any():
             raise NotEstimable(f"state occupation is not known after {self.last_follow_up:g}, the last follow-up "
                                f"(asked at {float(tt.max()):g})")  # fmt: skip
+        if self.times.size == 0:  # nobody moved: everyone is where they started
+            return np.tile(self.start, (tt.size, 1))
         k = np.searchsorted(self.times, tt, side="right") - 1
         return np.asarray(np.where((k >= 0)[:, None], self.occupation[np.maximum(k, 0)], self.start[None, :]))
 

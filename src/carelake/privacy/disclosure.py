@@ -49,16 +49,17 @@ class DisclosureRule:
         return f"<{self.min_cell_count}" if self.hides(n) else n
 
     def withheld_rows(self, table: pa.Table, counts: Sequence[str]) -> np.ndarray:
-        """True for each row of `table` where one of the `counts` columns (or a difference of two, such as
-        persons less persons with the outcome, written "a-b") is a count this rule hides."""
+        """True for each row of `table` where one of the `counts` columns (or a difference, such as persons less
+        persons with the outcome, written "a-b", or persons less events less censored, "a-b-c") is a count this rule
+        hides."""
         hidden = np.zeros(table.num_rows, dtype=bool)
+
+        def column(name: str) -> np.ndarray:
+            return np.asarray(table.column(name).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
         for name in counts:
-            parts = name.split("-")
-            values = np.asarray(table.column(parts[0]).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-            if len(parts) == 2:
-                values = values - np.asarray(
-                    table.column(parts[1]).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
-                )
+            first, *rest = name.split("-")
+            values = column(first) - sum((column(r) for r in rest), np.zeros(table.num_rows, dtype=np.int64))
             hidden |= (values > 0) & (values < self.min_cell_count)
         return hidden
 

@@ -118,6 +118,7 @@ class MultiStateResult:
     population: StudyPopulation
     tables: dict[str, pa.Table] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    passed_over: int = 0  # stage records the paths passed over (a count: it leaves through the disclosure rule)
 
 
 @dataclass
@@ -296,10 +297,10 @@ def outcome_data(
 
 
 def no_events(outcome: StudyCohort, population: StudyPopulation) -> str:
-    return (
-        f"not estimable: the outcome {outcome.name!r} has no events in the study population "
-        f"({population.rows.num_rows} persons)"
-    )
+    """The note for an outcome without events; the population's size goes out through the disclosure rule (the
+    attrition table), not in this text."""
+    empty = " (it has no persons)" if population.rows.num_rows == 0 else ""
+    return f"not estimable: the outcome {outcome.name!r} has no events in the study population{empty}"
 
 
 def prepare(

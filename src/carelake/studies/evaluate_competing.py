@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from carelake.evaluation import NotEstimable
 from carelake.evaluation.survival import cumulative_incidence
 from carelake.evaluation.survival.competing import competing_auc, competing_brier, wolbers_c
 from carelake.studies.evaluate_survival import CURVE_STEP, RISK_THIRDS, Rows, main_horizon
@@ -62,10 +63,18 @@ def _count(cause: I, k: int | None) -> float:
     return float(cause.size if k is None else (cause == k).sum())
 
 
-def _observed(time: F, cause: I, h: float) -> float:
+def _incidence(time: F, cause: I, h: float) -> float:
+    """Aalen-Johansen incidence of the outcome at h (where it ended, past the group's last follow-up)."""
     if not (cause > 0).any():
         return 0.0
     return float(cumulative_incidence(time, cause, 1).at([h])[0])
+
+
+def _observed(time: F, cause: I, h: float) -> float:
+    """The incidence at h of a whole part or subgroup, refused beyond its follow-up."""
+    if h >= float(time.max()):
+        raise NotEstimable(f"not estimable at {h:g}: it lies beyond the follow-up (the last at {time.max():g})")
+    return _incidence(time, cause, h)
 
 
 def _mean(values: F) -> float:
@@ -100,6 +109,8 @@ def _deciles(values: F, groups: int) -> I:
 def _calibration(part: CompetingPart, horizons: tuple[int, ...], groups: int) -> list[dict[str, Any]]:
     out = []
     for k, h in enumerate(horizons):
+        if h >= part.time.max():
+            continue  # beyond follow-up: the statistics table says why
         f = part.incidence[:, k]
         group = _deciles(f, groups)
         for g in np.unique(group):
@@ -109,7 +120,7 @@ def _calibration(part: CompetingPart, horizons: tuple[int, ...], groups: int) ->
                         "EventCount": int(((c == 1) & (t <= h)).sum()),
                         "CompetingCount": int(((c == 2) & (t <= h)).sum()),
                         "CensoredCount": int(((c == 0) & (t < h)).sum()), "predictedRisk": float(f[inside].mean()),
-                        "observedRisk": _observed(t, c, float(h)), "observedLower": None,
+                        "observedRisk": _incidence(t, c, float(h)), "observedLower": None,
                         "observedUpper": None})  # fmt: skip
     return out
 

@@ -196,6 +196,9 @@ def _field(calibration: HorizonCalibration | CarelakeError, name: str) -> float:
 def _calibration_table(part: SurvivalPart, horizons: tuple[int, ...], groups: int) -> list[dict[str, Any]]:
     out = []
     for h in horizons:
+        if h >= part.follow_up.time.max():
+            continue  # beyond follow-up: the statistics table says why
+
         for g in risk_groups(part.follow_up, part.risk_at(h), float(h), groups):
             out.append({"evaluation": part.name, "horizon": h, "riskGroup": g.group, "PersonCount": g.persons,
                         "EventCount": g.events, "CensoredCount": g.censored, "predictedRisk": g.predicted,
@@ -236,7 +239,10 @@ def _time_metrics(part: SurvivalPart, train: Survival, notes: list[str]) -> list
             auc: float | None = cumulative_dynamic_auc(train, s, 1.0 - part.survival[:, k], [t]).mean
         except NotEstimable:
             auc = None
-        brier = float(brier_scores(train, s, part.survival[:, [k]], [t])[1][0])
+        try:
+            brier: float | None = float(brier_scores(train, s, part.survival[:, [k]], [t])[1][0])
+        except NotEstimable:
+            brier = None
         out.append({"evaluation": part.name, "time": int(t), "AUC": auc, "brierScore": brier})
     if not usable.all():
         notes.append(f"{part.name}: time-dependent figures shown up to {int(s.time.max())} days, the last follow-up")

@@ -45,6 +45,7 @@ def _paths(
         death = time[k - 1] if np.isfinite(time[k - 1]) and 1 <= time[k - 1] <= stop[i] else np.inf
         later = sorted((float(time[j]), j + 1) for j in range(k - 1)
                        if np.isfinite(time[j]) and 1 <= time[j] <= stop[i] and time[j] < death)  # fmt: skip
+        passed += sum(1 for j in range(k - 1) if time[j] == death)  # a stage recorded on the day of death
         for t, g in later:
             if g <= state or (moves and moves[-1].person == i and moves[-1].time == t and moves[-1].target >= g):
                 passed += 1
@@ -81,9 +82,10 @@ def run_multistate(wh: Warehouse, study: Study, cohorts: list[StudyCohort]) -> M
     tar_start = np.asarray(rows.column("tar_start").to_numpy(), dtype=np.float64)
     at_risk = np.asarray(rows.column("time_at_risk").to_numpy(), dtype=np.float64)
     start, stop, moves, passed = _paths(entries, tar_start, at_risk, len(states) - 1)
-    if passed:
-        result.notes.append(f"multi-state: {passed} stage records passed over (a stage entered after a further one, "
-                            "or on the day of a further one)")  # fmt: skip
+    result.passed_over = passed
+    if passed:  # how many goes to results.json through the disclosure rule, not into the note
+        result.notes.append("multi-state: some stage records were passed over (a stage recorded after a further one, "
+                            "or on the day of death)")  # fmt: skip
     fit = fit_multistate(states, start, stop, moves, absorbing=(len(states) - 1,))
     result.fit = fit
     result.tables = _tables(fit, start, stop, moves, horizons, result.notes)

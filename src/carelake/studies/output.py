@@ -63,12 +63,18 @@ TABLE_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "predictionDistribution": (("PersonCount",), ("evaluation", "class")),
     "survivalCalibration": (
-        ("PersonCount", "EventCount", "CensoredCount"),
+        ("PersonCount", "EventCount", "CensoredCount", "PersonCount-EventCount-CensoredCount"),
         ("evaluation", "horizon", "riskGroup", "predictedRisk"),
     ),
     "survivalCurves": (("atRisk",), ("evaluation", "riskGroup", "time")),
     "incidenceCalibration": (
-        ("PersonCount", "EventCount", "CompetingCount", "CensoredCount"),
+        (
+            "PersonCount",
+            "EventCount",
+            "CompetingCount",
+            "CensoredCount",
+            "PersonCount-EventCount-CompetingCount-CensoredCount",
+        ),
         ("evaluation", "horizon", "riskGroup", "predictedRisk"),
     ),
     "incidenceCurves": (("atRisk",), ("evaluation", "riskGroup", "time")),
@@ -81,12 +87,13 @@ def _suppress_long(table: pa.Table, keys: tuple[str, ...], rule: DisclosureRule)
     rows = table.to_pylist()
     sizes: dict[tuple[Any, ...], dict[str, float]] = {}
     for r in rows:
-        if r["metric"] in ("populationSize", "outcomeCount") and r["value"] is not None:
+        if r["metric"] in ("populationSize", "outcomeCount", "competingCount") and r["value"] is not None:
             sizes.setdefault(tuple(r[k] for k in keys), {})[r["metric"]] = r["value"]
     hidden = set()
     for group, s in sizes.items():
         n, e = int(s.get("populationSize", 0)), int(s.get("outcomeCount", 0))
-        if rule.hides(n) or rule.hides(e) or rule.hides(n - e):
+        c = int(s.get("competingCount", 0))  # competing-risks tables: persons whose follow-up a competing event ended
+        if rule.hides(n) or rule.hides(e) or rule.hides(c) or rule.hides(n - e - c):
             hidden.add(group)
     for r in rows:
         if tuple(r[k] for k in keys) in hidden:
@@ -178,7 +185,7 @@ def multistate_summary(result: MultiStateResult, rule: DisclosureRule) -> dict[s
         if r["horizon"]:
             occupation.setdefault(str(r["time"]), {})[r["state"]] = _number(r["probability"])
     return {"states": list(result.states), "horizons_days": list(result.horizons), "occupation": occupation,
-            "notes": result.notes}  # fmt: skip
+            "stage_records_passed_over": rule.shown(result.passed_over), "notes": result.notes}  # fmt: skip
 
 
 def _number(value: float | None) -> float | None:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from carelake.evaluation.survival import Survival
-from carelake.studies.spec import Population
+from carelake.studies.spec import Population, TimeAtRisk
 from carelake.warehouse import Warehouse, quote
 
 __all__ = [
@@ -195,9 +195,12 @@ def follow_up(population: StudyPopulation) -> Survival:
     return Survival(np.where(event, to_event, at_risk).astype(np.float64), event)
 
 
-def first_days(wh: Warehouse, population: StudyPopulation, cohort_ids: list[int]) -> np.ndarray:
+def first_days(
+    wh: Warehouse, population: StudyPopulation, cohort_ids: list[int], window: TimeAtRisk | None = None
+) -> np.ndarray:
     """Per population row and cohort: the days from the row's index to the cohort's first start for that person
-    (NaN: never), in the population's row order."""
+    (NaN: never), in the population's row order; with `window`, the first start on or after the window opens (an
+    earlier start, before index say, must not hide one inside it)."""
     results = quote(wh.results_schema)
     rows = population.rows
     out = np.full((rows.num_rows, len(cohort_ids)), np.nan)
@@ -205,11 +208,16 @@ def first_days(wh: Warehouse, population: StudyPopulation, cohort_ids: list[int]
         return out
     ids = ", ".join(str(int(c)) for c in cohort_ids)
     target = int(population.target_id)
+    days = "DATE_DIFF('day', t.cohort_start_date, s.cohort_start_date)"
+    opens = ""
+    if window is not None:
+        to_end = "DATE_DIFF('day', t.cohort_start_date, t.cohort_end_date)"
+        start = _tar(window.start, window.start_anchor).replace("t.days_to_cohort_end", to_end)
+        opens = f" AND {days} >= {start}"
     got = wh.fetch_arrow(
-        "SELECT t.subject_id AS person_id, t.cohort_start_date, s.cohort_definition_id, "
-        "MIN(DATE_DIFF('day', t.cohort_start_date, s.cohort_start_date)) AS days "
+        f"SELECT t.subject_id AS person_id, t.cohort_start_date, s.cohort_definition_id, MIN({days}) AS days "
         f"FROM {results}.cohort t JOIN {results}.cohort s ON s.subject_id = t.subject_id "
-        f"WHERE t.cohort_definition_id = {target} AND s.cohort_definition_id IN ({ids}) "
+        f"WHERE t.cohort_definition_id = {target} AND s.cohort_definition_id IN ({ids}){opens} "
         "GROUP BY t.subject_id, t.cohort_start_date, s.cohort_definition_id"
     )
     index = {

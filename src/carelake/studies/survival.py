@@ -190,14 +190,21 @@ def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None
         cause: np.ndarray | None = None
         if study.type == "competing_risks":
             competing = [c.cohort_id for c in run.cohorts if c.role == "competing"]
-            t_any, cause = competing_follow_up(population, first_days(wh, population, competing))
+            t_any, cause = competing_follow_up(
+                population, first_days(wh, population, competing, study.population.time_at_risk)
+            )
             fu = Survival(t_any, cause == 1)
         parts = split_rows(data.person_id, data.index_day, fu.event.astype(np.float64), study.split)
         train, test = parts == TRAIN, parts == TEST
+        empty = [name for name, m in (("test", test), ("training", train)) if not m.any()]
         for spec in study.models:
             analysis = Analysis(f"{slug(outcome.name)}-{spec.type}", outcome, spec.type, population,
                                 study_type=study.type, horizons=horizons)  # fmt: skip
             run.analyses.append(analysis)
+            if empty:
+                analysis.notes.append(f"not estimable: the {empty[0]} part is empty (too few persons to split): add "
+                                      "persons or change split.test_fraction")  # fmt: skip
+                continue
             if cause is not None:
                 t0 = time.perf_counter()
                 say(f"model: {analysis.analysis_id}")

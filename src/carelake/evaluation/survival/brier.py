@@ -33,7 +33,10 @@ def brier_scores(train: Survival, test: Survival, survival: npt.ArrayLike, times
         raise UserError("predicted survival probabilities must lie in [0, 1]", hint="pass S(t|x), not risk scores")
     g = censoring_distribution(train)
     g_t = g.at(horizons)
-    g_y = g.at(test.time)
+    # G is needed at the event times up to the last horizon only (a later follow-up may lie beyond its support).
+    g_y = np.ones(len(test))
+    used = test.event & (test.time <= horizons[-1])
+    g_y[used] = g.at(test.time[used])
     with np.errstate(divide="ignore"):
         inv_t, inv_y = np.where(g_t > 0, 1.0 / g_t, 0.0), np.where(g_y > 0, 1.0 / g_y, 0.0)
     out = np.empty(horizons.size)

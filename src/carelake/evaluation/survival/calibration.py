@@ -22,6 +22,7 @@ from scipy.stats import norm
 
 from carelake.errors import ModelFitError
 from carelake.evaluation.survival.data import Survival, scores
+from carelake.evaluation.survival.dynamic_auc import check_horizons
 from carelake.evaluation.survival.likelihood import RiskSets, breslow_baseline, newton, partial_likelihood
 
 __all__ = ["HorizonCalibration", "RiskGroup", "censor_at", "horizon_calibration", "kaplan_meier_at", "risk_groups"]
@@ -124,6 +125,7 @@ def _spline(z: F) -> F:
 def horizon_calibration(test: Survival, risk: npt.ArrayLike, horizon: float) -> HorizonCalibration:
     """Calibration slope and ICI at `horizon` of predicted risks F(horizon | x) on the persons in `test`."""
     r = scores(risk, len(test), "predicted risks")
+    check_horizons(test, [horizon])  # within follow-up, as every metric at a horizon
     s = censor_at(test, horizon)
     observed = 1.0 - kaplan_meier_at(s, horizon)[0]
     nan = float("nan")

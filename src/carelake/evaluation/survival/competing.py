@@ -65,10 +65,15 @@ def wolbers_c(time: npt.ArrayLike, cause: npt.ArrayLike, risk: npt.ArrayLike, ta
 
 
 def _weights(train_time: F, train_cause: I, t: F, c: I, horizon: float) -> F:
+    if horizon >= float(t.max()):
+        raise NotEstimable(f"not estimable at {horizon:g}: it lies beyond the follow-up (the last at {t.max():g})",
+                           hint="evaluate at times the persons were followed")  # fmt: skip
     g = censoring_distribution(_censoring(train_time, train_cause))
     by = (t <= horizon) & (c > 0)
+    g_t = np.ones(t.size)
+    g_t[by] = g.at(t[by])  # G only where a weight needs it: later follow-up may lie beyond its support
     with np.errstate(divide="ignore"):
-        w = np.where(by, 1.0 / g.at(t), 0.0) + np.where(t > horizon, 1.0 / g.at(np.array([horizon]))[0], 0.0)
+        w = np.where(by, 1.0 / g_t, 0.0) + np.where(t > horizon, 1.0 / g.at(np.array([horizon]))[0], 0.0)
     if not np.isfinite(w).all():
         raise NotEstimable(f"not estimable at {horizon:g}: the censoring distribution reaches 0 before an event by "
                            "then", hint="choose a horizon before the last censoring")  # fmt: skip
