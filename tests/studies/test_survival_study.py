@@ -76,6 +76,9 @@ def test_tables_name_their_estimators_and_equal_the_metrics(survival: tuple[Any,
         s_train = Survival(np.array([r["time"] for r in train]), np.array([r["event"] == 1 for r in train]))
         scores = np.array([r["score"] for r in test])
         assert float(stats["Test", "Harrell's C"]["value"]) == pytest.approx(harrell_c(s_test, scores).c, abs=1e-12)
+        low, high = (float(stats["Test", f"95% {b} Harrell's C"]["value"]) for b in ("lower", "upper"))
+        assert low < float(stats["Test", "Harrell's C"]["value"]) < high and high - low < 0.2
+        assert ("Train", "95% lower Harrell's C") not in stats  # the interval is the test part's
         assert float(stats["Test", "Uno's C"]["value"]) == pytest.approx(
             uno_c(s_train, s_test, scores, 1095.0).c, abs=1e-12
         )

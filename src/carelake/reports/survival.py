@@ -34,6 +34,11 @@ def _part(table: pa.Table, part: str) -> pa.Table:
     return table.filter(pa.compute.equal(table.column("evaluation"), part))
 
 
+def _c_interval(h: dict[str, Any]) -> str:
+    low, high = h.get("test_harrell_c_95ci_lower"), h.get("test_harrell_c_95ci_upper")
+    return "" if low is None or high is None else f"{low:.3f}-{high:.3f}"
+
+
 def survival_evaluation_text(h: dict[str, Any]) -> str:
     """One line of the headline figures, for the model card and TRIPOD's performance item."""
     mid = str(main_horizon(tuple(h["horizons_days"])))
@@ -44,9 +49,9 @@ def survival_evaluation_text(h: dict[str, Any]) -> str:
             f"{h['observed_incidence'].get(mid)} observed (Aalen-Johansen)"
         )
     return (
-        f"Harrell's C {h['test_harrell_c']}, Uno's C {h['test_uno_c']}, integrated Brier score "
-        f"{h['test_integrated_brier']}; at {mid} days AUC {h['time_dependent_auc'].get(mid)}, calibration slope "
-        f"{h['calibration_slope'].get(mid)}, ICI {h['ici'].get(mid)}"
+        f"Harrell's C {h['test_harrell_c']} ({_c_interval(h) or 'no interval'}), Uno's C {h['test_uno_c']}, "
+        f"integrated Brier score {h['test_integrated_brier']}; at {mid} days AUC {h['time_dependent_auc'].get(mid)}, "
+        f"calibration slope {h['calibration_slope'].get(mid)}, ICI {h['ici'].get(mid)}"
     )
 
 
@@ -80,11 +85,12 @@ def survival_summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
     for a in run.analyses:
         h = headline(a, rule)
         rows.append([a.outcome.name, MODEL_NAMES.get(a.model_type, a.model_type) + (" ★" * (a.analysis_id in best)),
-                     h["population"], h["outcomes"], h["test_harrell_c"], h["test_uno_c"], h["test_integrated_brier"],
+                     h["population"], h["outcomes"], h["test_harrell_c"], _c_interval(h), h["test_uno_c"],
+                     h["test_integrated_brier"],
                      *(h["time_dependent_auc"].get(str(t)) for t in horizons), h["calibration_slope"].get(mid),
                      h["ici"].get(mid), "; ".join(a.notes)])  # fmt: skip
     page.table(
-        ["outcome", "model (★ best for its outcome)", "persons", "with outcome", "Harrell's C", "Uno's C",
+        ["outcome", "model (★ best for its outcome)", "persons", "with outcome", "Harrell's C", "95% CI", "Uno's C",
          "integrated Brier", *(f"AUC at {t} d" for t in horizons), f"calibration slope at {mid} d",
          f"ICI at {mid} d", "notes"],
         rows,

@@ -1,6 +1,7 @@
 """One survival model's evaluation on the test and training parts, as tables that name their estimators.
 
-    evaluationStatistics    per part: persons, events, Harrell's C, Uno's C (tau: the last horizon), and at each
+    evaluationStatistics    per part: persons, events, Harrell's C (with a bootstrap interval on the first part),
+                            Uno's C (tau: the last horizon), and at each
                             horizon the cumulative/dynamic AUC, the Brier score, the calibration slope, ICI and E90,
                             observed (Kaplan-Meier) and mean predicted risk; the integrated Brier score over the
                             horizons; each row's `note` names the estimator, tau and the handling of ties
@@ -153,11 +154,34 @@ def _mean(values: F) -> float:
     return float(values.mean())
 
 
-def _statistics(rows: Rows, part: SurvivalPart, train: Survival, horizons: tuple[int, ...]) -> None:
+def _c_interval(s: Survival, score: F, resamples: int, seed: int, bound: int) -> float:
+    """A bound (0 lower, 1 upper) of the 95% person-level bootstrap percentile interval of Harrell's C; not
+    estimable when fewer than half the resamples have a comparable pair."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        draw = rng.integers(0, len(s), len(s))
+        try:
+            values.append(harrell_c(Survival(s.time[draw], s.event[draw]), score[draw]).c)
+        except (NotEstimable, UserError):
+            continue
+    if len(values) * 2 < resamples:
+        raise NotEstimable(f"the interval is not estimable: {resamples - len(values)} of {resamples} resamples "
+                           "gave none")  # fmt: skip
+    return float(np.percentile(values, [2.5, 97.5])[bound])
+
+
+def _statistics(
+    rows: Rows, part: SurvivalPart, train: Survival, horizons: tuple[int, ...], resamples: int = 0, seed: int = 0
+) -> None:
     s, name = part.follow_up, part.name
     rows.add(name, "populationSize", "persons", _count, s, False)
     rows.add(name, "outcomeCount", "persons whose follow-up ended in the event", _count, s, True)
     rows.add(name, "Harrell's C", DEFINITIONS["Harrell's C"], _harrell, s, part.score)
+    if resamples:
+        note = f"person-level bootstrap percentile interval, {resamples} resamples (seed {seed})"
+        for bound, label in ((0, "lower"), (1, "upper")):
+            rows.add(name, f"95% {label} Harrell's C", note, _c_interval, s, part.score, resamples, seed, bound)
     tau = float(horizons[-1])
     rows.add(name, "Uno's C", DEFINITIONS["Uno's C"].format(tau=int(tau)), _uno, train, s, part.score, tau)
     for h in horizons:
@@ -276,16 +300,22 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
 
 
 def evaluate_survival_parts(
-    parts: list[SurvivalPart], train: Survival, horizons: tuple[int, ...], calibration_groups: int
+    parts: list[SurvivalPart],
+    train: Survival,
+    horizons: tuple[int, ...],
+    calibration_groups: int,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> tuple[dict[str, pa.Table], list[str]]:
     """The tables above for each part (curves, time-dependent figures and subgroups for the first: the part the
     report leads with), and notes on what was not estimable. `train`: the training part's follow-up, whose censoring
-    distribution weights Uno's C, the AUC and the Brier score."""
+    distribution weights Uno's C, the AUC and the Brier score. `bootstrap` resamples give the first part's Harrell's
+    C an interval."""
     notes: list[str] = []
     rows = Rows(notes)
     calibration: list[dict[str, Any]] = []
-    for part in parts:
-        _statistics(rows, part, train, horizons)
+    for k, part in enumerate(parts):
+        _statistics(rows, part, train, horizons, bootstrap if k == 0 else 0, seed)
         calibration += _calibration_table(part, horizons, calibration_groups)
     lead = parts[0]
     tables = {

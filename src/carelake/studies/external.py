@@ -180,7 +180,8 @@ def validate_external(wh: Warehouse, saved: SavedModel, *, progress: Callable[[s
         p = 1.0 - surv[:, int(np.searchsorted(grid, main_horizon(study.horizons)))]
         survival_part = SurvivalPart("Validation", fu, saved.risk.score(x), grid, surv, data.groups)
         analysis.tables, notes = evaluate_survival_parts([survival_part], fu, study.horizons,
-                                                         study.evaluation.calibration_strata)  # fmt: skip
+                                                         study.evaluation.calibration_strata,
+                                                         study.evaluation.bootstrap, study.split.seed)  # fmt: skip
     else:
         p = saved.risk.predict(x)
         part = PartData("Validation", data.y, p, data.ages, data.sexes, data.groups)

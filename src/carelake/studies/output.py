@@ -233,8 +233,9 @@ def _identity(analysis: Analysis, values: dict[str, float | None], rule: Disclos
 # A time-to-event headline: its single figures (key, metric) and the figures given per horizon (key, metric).
 _TIME_TO_EVENT: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
     "survival": (
-        (("test_events", "outcomeCount"), ("test_harrell_c", "Harrell's C"), ("test_uno_c", "Uno's C"),
-         ("test_integrated_brier", "integrated Brier score")),
+        (("test_events", "outcomeCount"), ("test_harrell_c", "Harrell's C"),
+         ("test_harrell_c_95ci_lower", "95% lower Harrell's C"), ("test_harrell_c_95ci_upper", "95% upper Harrell's C"),
+         ("test_uno_c", "Uno's C"), ("test_integrated_brier", "integrated Brier score")),
         (("time_dependent_auc", "time-dependent AUC"), ("brier", "Brier score"),
          ("calibration_slope", "calibration slope"), ("ici", "ICI"), ("observed_risk", "observed risk"),
          ("mean_predicted_risk", "mean predicted risk")),

@@ -248,7 +248,8 @@ def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None
                 for name, m in (("Test", test), ("Train", train))
             ]  # fmt: skip
             analysis.tables, notes = evaluate_survival_parts(part_data, fu_train, horizons,
-                                                             study.evaluation.calibration_strata)  # fmt: skip
+                                                             study.evaluation.calibration_strata,
+                                                             study.evaluation.bootstrap, study.split.seed)  # fmt: skip
             analysis.notes += notes
             cox = _cox_of(fitted)
             if cox is not None:
