@@ -26,8 +26,9 @@ import pyarrow as pa
 
 from carelake.evaluation import NotEstimable
 from carelake.evaluation.survival import cumulative_incidence
+from carelake.evaluation.survival.calibration import quantile_groups
 from carelake.evaluation.survival.competing import competing_auc, competing_brier, wolbers_c
-from carelake.studies.evaluate_survival import CURVE_STEP, RISK_THIRDS, Rows, main_horizon
+from carelake.studies.evaluate_survival import CURVE_STEP, RISK_THIRDS, Rows, main_horizon, thirds
 
 __all__ = ["COMPETING_DEFINITIONS", "CompetingPart", "evaluate_competing_parts"]
 
@@ -101,18 +102,13 @@ def _statistics(rows: Rows, part: CompetingPart, train: tuple[F, I], horizons: t
                  _mean, f)  # fmt: skip
 
 
-def _deciles(values: F, groups: int) -> I:
-    edges = np.unique(np.quantile(values, np.linspace(0, 1, groups + 1)[1:-1]))
-    return np.asarray(np.searchsorted(edges, values, side="left") + 1, dtype=np.int64)
-
-
 def _calibration(part: CompetingPart, horizons: tuple[int, ...], groups: int) -> list[dict[str, Any]]:
     out = []
     for k, h in enumerate(horizons):
         if h >= part.time.max():
             continue  # beyond follow-up: the statistics table says why
         f = part.incidence[:, k]
-        group = _deciles(f, groups)
+        group = quantile_groups(f, groups)
         for g in np.unique(group):
             inside = group == g
             t, c = part.time[inside], part.cause[inside]
@@ -127,7 +123,7 @@ def _calibration(part: CompetingPart, horizons: tuple[int, ...], groups: int) ->
 
 def _curves(part: CompetingPart, horizons: tuple[int, ...]) -> list[dict[str, Any]]:
     f = part.incidence[:, -1]
-    third = np.searchsorted(np.quantile(f, [1 / 3, 2 / 3]), f, side="right")
+    third = thirds(f)
     stop = min(float(part.time.max()), float(horizons[-1]))
     out = []
     for k, label in enumerate(RISK_THIRDS):

@@ -52,6 +52,7 @@ __all__ = [
     "SurvivalPart",
     "evaluate_survival_parts",
     "main_horizon",
+    "thirds",
     "time_grid",
 ]
 
@@ -230,14 +231,15 @@ def _calibration_table(part: SurvivalPart, horizons: tuple[int, ...], groups: in
     return out
 
 
-def _thirds(risk: F) -> npt.NDArray[np.int64]:
+def thirds(risk: F) -> npt.NDArray[np.int64]:
+    """0, 1, 2: the low, middle and high third of predicted risk (the survival and incidence curves' groups)."""
     edges = np.quantile(risk, [1 / 3, 2 / 3])
     return np.asarray(np.searchsorted(edges, risk, side="right"), dtype=np.int64)
 
 
 def _curves(part: SurvivalPart, horizons: tuple[int, ...]) -> list[dict[str, Any]]:
     s = part.follow_up
-    third = _thirds(part.risk_at(horizons[-1]))
+    third = thirds(part.risk_at(horizons[-1]))
     stop = min(float(s.time.max()), float(horizons[-1]))
     times = np.arange(0.0, stop + 1, CURVE_STEP)
     out = []

@@ -61,8 +61,9 @@ class StudyPopulation:
         return np.asarray(self.rows.column("label").to_numpy(), dtype=np.float64)
 
 
-def _tar(days: int, anchor: str) -> str:
-    return f"{int(days)} + t.days_to_cohort_end" if anchor == "cohort end" else str(int(days))
+def _tar(days: int, anchor: str, to_cohort_end: str = "t.days_to_cohort_end") -> str:
+    """A time-at-risk bound in days from index, as SQL; `to_cohort_end`: the query's days from start to end."""
+    return f"{int(days)} + {to_cohort_end}" if anchor == "cohort end" else str(int(days))
 
 
 def population_sql(wh: Warehouse, target_id: int, outcome_id: int, settings: Population) -> list[str]:
@@ -212,7 +213,7 @@ def first_days(
     opens = ""
     if window is not None:
         to_end = "DATE_DIFF('day', t.cohort_start_date, t.cohort_end_date)"
-        start = _tar(window.start, window.start_anchor).replace("t.days_to_cohort_end", to_end)
+        start = _tar(window.start, window.start_anchor, to_end)
         opens = f" AND {days} >= {start}"
     got = wh.fetch_arrow(
         f"SELECT t.subject_id AS person_id, t.cohort_start_date, s.cohort_definition_id, MIN({days}) AS days "

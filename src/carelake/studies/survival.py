@@ -105,6 +105,32 @@ def _schoenfeld(cox: CoxPH, x: sp.csr_matrix, y: np.ndarray, features: FeatureMa
     return pa.Table.from_pylist(rows) if rows else pa.table({"covariateId": pa.array([], pa.int64())})
 
 
+def _predictions(
+    analysis: Analysis,
+    data: OutcomeData,
+    parts: tuple[np.ndarray, np.ndarray],
+    time_: np.ndarray,
+    ended: tuple[str, np.ndarray],
+    score: np.ndarray,
+    at_horizons: dict[str, np.ndarray],
+) -> pa.Table:
+    """The run's per-person table (never written out): part, follow-up, how it ended, the score, and each
+    `at_horizons` column (persons in neither part get NaN)."""
+    train, test = parts
+    used = train | test
+    columns: dict[str, pa.Array] = {
+        "person_id": pa.array(data.person_id, pa.int64()),
+        "cohort_start_date": analysis.population.rows["cohort_start_date"],
+        "evaluation": pa.array(np.where(test, "Test", np.where(train, "Train", "left out"))),
+        "time": pa.array(time_),
+        ended[0]: pa.array(ended[1].astype(np.int8)),
+        "score": pa.array(np.where(used, score, np.nan)),
+    }
+    for name, values in at_horizons.items():
+        columns[name] = pa.array(np.where(used, values, np.nan))
+    return pa.table(columns)
+
+
 def _competing_analysis(
     analysis: Analysis,
     spec: ModelSpec,
@@ -112,13 +138,14 @@ def _competing_analysis(
     time_: np.ndarray,
     cause: np.ndarray,
     parts: tuple[np.ndarray, np.ndarray],
-    ids: np.ndarray,
+    features: FeatureMatrix,
     study: Study,
 ) -> None:
     """Cause-specific models of the outcome and of the competing event (each chosen by its own cross-validation,
     the other cause censoring it), their incidence at the horizons, and its evaluation, into `analysis`."""
     train, test = parts
     horizons = study.horizons
+    ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
     if not (cause == 1).any():
         analysis.notes.append(no_events(analysis.outcome, analysis.population))
         return
@@ -155,19 +182,88 @@ def _competing_analysis(
     analysis.tables, notes = evaluate_competing_parts(part_data, (time_[train], cause[train]), horizons,
                                                       study.evaluation.calibration_strata)  # fmt: skip
     analysis.notes += notes
-    kind = np.where(test, "Test", np.where(train, "Train", "left out"))
-    columns: dict[str, pa.Array] = {
-        "person_id": pa.array(data.person_id, pa.int64()),
-        "cohort_start_date": analysis.population.rows["cohort_start_date"],
-        "evaluation": pa.array(kind),
-        "time": pa.array(time_),
-        "cause": pa.array(cause.astype(np.int8)),
-        "score": pa.array(np.where(used, score, np.nan)),
-    }
-    for k, h in enumerate(horizons):
-        columns[f"incidence_{h}d"] = pa.array(np.where(used, incidence[:, k], np.nan))
-        columns[f"competing_incidence_{h}d"] = pa.array(np.where(used, competing_incidence[:, k], np.nan))
-    analysis.predictions = pa.table(columns)
+    at = {f"incidence_{h}d": incidence[:, k] for k, h in enumerate(horizons)}
+    at |= {f"competing_incidence_{h}d": competing_incidence[:, k] for k, h in enumerate(horizons)}
+    analysis.predictions = _predictions(analysis, data, parts, time_, ("cause", cause), score, at)
+    analysis.importance = importance_table(features, risk.score_model, data.x[test], study.split.seed)
+
+
+def _survival_analysis(
+    analysis: Analysis,
+    spec: ModelSpec,
+    data: OutcomeData,
+    fu: Survival,
+    parts: tuple[np.ndarray, np.ndarray],
+    features: FeatureMatrix,
+    study: Study,
+    say: Callable[[str], None],
+) -> None:
+    """The model of one entry chosen by cross-validation on the training persons, its survival on the time grid,
+    its evaluation and, for a Cox model, hazard ratios and the Schoenfeld check, into `analysis`."""
+    train, test = parts
+    horizons, grid = study.horizons, time_grid(study.horizons)
+    ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
+    outcome, population = analysis.outcome, analysis.population
+    if not fu.event.any():
+        analysis.notes.append(no_events(outcome, population))
+        return
+    if not (fu.time >= horizons[0]).any():
+        analysis.notes.append(
+            f"not estimable: every follow-up ends before the first horizon ({horizons[0]} days; the longest "
+            f"is {int(fu.time.max())} days): set evaluation.horizons within follow-up"
+        )
+        return
+    fu_train = Survival(fu.time[train], fu.event[train])
+    t0 = time.perf_counter()
+    say(f"model: {analysis.analysis_id}")
+    try:
+        fitted = fit_survival_with_cv(spec.type, data.x[train], fu_train, grid=spec.grid or None,
+                                      folds=study.split.folds, seed=study.split.seed)  # fmt: skip
+    except (NotEstimable, ModelFitError) as e:
+        analysis.notes.append(f"not estimable: {e.message}")
+        return
+    analysis.seconds["fit"] = time.perf_counter() - t0
+    risk = survival_risk(fitted, ids)
+    analysis.risk, analysis.params, analysis.cv = risk, fitted.params, fitted.cv
+    t0 = time.perf_counter()
+    say(f"evaluation: {analysis.analysis_id}")
+    score = np.zeros(fu.time.size)
+    surv = np.ones((fu.time.size, grid.size))
+    used = train | test
+    score[used] = risk.score(data.x[used])
+    surv[used] = risk.survival(data.x[used], grid)
+    part_data = [
+        SurvivalPart(name, Survival(fu.time[m], fu.event[m]), score[m], grid, surv[m],
+                     {k: v[m] for k, v in data.groups.items()})
+        for name, m in (("Test", test), ("Train", train))
+    ]  # fmt: skip
+    analysis.tables, notes = evaluate_survival_parts(part_data, fu_train, horizons,
+                                                     study.evaluation.calibration_strata,
+                                                     study.evaluation.bootstrap, study.split.seed)  # fmt: skip
+    analysis.notes += notes
+    cox = _cox_of(fitted)
+    if cox is not None:
+        model, scale = cox
+        if model.covariance_ is None:
+            analysis.notes.append(
+                f"hazard-ratio intervals and the Schoenfeld check need a Cox model on {NEWTON_MAX_FEATURES} "
+                f"covariates or fewer; this one has {ids.size}"
+            )
+        else:
+            ratios = _hazard_ratios(model, scale, features)
+            analysis.tables["hazardRatios"] = ratios
+            try:
+                y_train = survival_target(fu_train.time, fu_train.event)
+                analysis.tables["proportionalHazards"] = _schoenfeld(
+                    model, data.x[train].multiply(1.0 / np.where(scale == 0, 1.0, scale)).tocsr(), y_train,
+                    features, ratios,
+                )  # fmt: skip
+            except UserError as e:
+                analysis.notes.append(f"Schoenfeld check not run: {e.message}")
+    analysis.importance = importance_table(features, risk.score_model, data.x[test], study.split.seed)
+    at = {f"risk_{h}d": 1.0 - surv[:, int(np.searchsorted(grid, h))] for h in horizons}
+    analysis.predictions = _predictions(analysis, data, (train, test), fu.time, ("event", fu.event), score, at)
+    analysis.seconds["evaluation"] = time.perf_counter() - t0
 
 
 def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None] | None = None) -> StudyRun:
@@ -175,10 +271,8 @@ def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None
     say = progress or (lambda _m: None)
     study = sf.study
     horizons = study.horizons
-    grid = time_grid(horizons)
     run, persons = start_run(wh, sf, say)
     target, features, seconds = run.cohorts[0], run.features, run.seconds
-    ids = features.reference.column("covariate_id").to_numpy().astype(np.int64)
     for outcome in [c for c in run.cohorts if c.role == "outcome"]:
         t0 = time.perf_counter()
         say(f"population: {outcome.name}")
@@ -208,83 +302,10 @@ def run_survival(wh: Warehouse, sf: StudyFile, *, progress: Callable[[str], None
             if cause is not None:
                 t0 = time.perf_counter()
                 say(f"model: {analysis.analysis_id}")
-                _competing_analysis(analysis, spec, data, fu.time, cause, (train, test), ids, study)
-                if isinstance(analysis.risk, CompetingRisk):
-                    analysis.importance = importance_table(features, analysis.risk.score_model, data.x[test],
-                                                           study.split.seed)  # fmt: skip
+                _competing_analysis(analysis, spec, data, fu.time, cause, (train, test), features, study)
                 analysis.seconds["fit and evaluation"] = time.perf_counter() - t0
-                continue
-            if not fu.event.any():
-                analysis.notes.append(no_events(outcome, population))
-                continue
-            if not (fu.time >= horizons[0]).any():
-                analysis.notes.append(
-                    f"not estimable: every follow-up ends before the first horizon ({horizons[0]} days; the longest "
-                    f"is {int(fu.time.max())} days): set evaluation.horizons within follow-up"
-                )
-                continue
-            fu_train = Survival(fu.time[train], fu.event[train])
-            t0 = time.perf_counter()
-            say(f"model: {analysis.analysis_id}")
-            try:
-                fitted = fit_survival_with_cv(spec.type, data.x[train], fu_train, grid=spec.grid or None,
-                                              folds=study.split.folds, seed=study.split.seed)  # fmt: skip
-            except (NotEstimable, ModelFitError) as e:
-                analysis.notes.append(f"not estimable: {e.message}")
-                continue
-            analysis.seconds["fit"] = time.perf_counter() - t0
-            risk = survival_risk(fitted, ids)
-            analysis.risk, analysis.params, analysis.cv = risk, fitted.params, fitted.cv
-            t0 = time.perf_counter()
-            say(f"evaluation: {analysis.analysis_id}")
-            score = np.zeros(fu.time.size)
-            surv = np.ones((fu.time.size, grid.size))
-            used = train | test
-            score[used] = risk.score(data.x[used])
-            surv[used] = risk.survival(data.x[used], grid)
-            part_data = [
-                SurvivalPart(name, Survival(fu.time[m], fu.event[m]), score[m], grid, surv[m],
-                             {k: v[m] for k, v in data.groups.items()})
-                for name, m in (("Test", test), ("Train", train))
-            ]  # fmt: skip
-            analysis.tables, notes = evaluate_survival_parts(part_data, fu_train, horizons,
-                                                             study.evaluation.calibration_strata,
-                                                             study.evaluation.bootstrap, study.split.seed)  # fmt: skip
-            analysis.notes += notes
-            cox = _cox_of(fitted)
-            if cox is not None:
-                model, scale = cox
-                if model.covariance_ is None:
-                    analysis.notes.append(
-                        f"hazard-ratio intervals and the Schoenfeld check need a Cox model on {NEWTON_MAX_FEATURES} "
-                        f"covariates or fewer; this one has {ids.size}"
-                    )
-                else:
-                    ratios = _hazard_ratios(model, scale, features)
-                    analysis.tables["hazardRatios"] = ratios
-                    try:
-                        y_train = survival_target(fu_train.time, fu_train.event)
-                        analysis.tables["proportionalHazards"] = _schoenfeld(
-                            model, data.x[train].multiply(1.0 / np.where(scale == 0, 1.0, scale)).tocsr(), y_train,
-                            features, ratios,
-                        )  # fmt: skip
-                    except UserError as e:
-                        analysis.notes.append(f"Schoenfeld check not run: {e.message}")
-            analysis.importance = importance_table(features, risk.score_model, data.x[test], study.split.seed)
-            kind = np.where(test, "Test", np.where(train, "Train", "left out"))
-            columns: dict[str, pa.Array] = {
-                "person_id": pa.array(data.person_id, pa.int64()),
-                "cohort_start_date": population.rows["cohort_start_date"],
-                "evaluation": pa.array(kind),
-                "time": pa.array(fu.time),
-                "event": pa.array(fu.event.astype(np.int8)),
-                "score": pa.array(np.where(used, score, np.nan)),
-            }
-            for h in horizons:
-                k = int(np.searchsorted(grid, h))
-                columns[f"risk_{h}d"] = pa.array(np.where(used, 1.0 - surv[:, k], np.nan))
-            analysis.predictions = pa.table(columns)
-            analysis.seconds["evaluation"] = time.perf_counter() - t0
+            else:
+                _survival_analysis(analysis, spec, data, fu, (train, test), features, study, say)
     if study.multistate is not None:
         t0 = time.perf_counter()
         say("multi-state")

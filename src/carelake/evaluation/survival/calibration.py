@@ -25,7 +25,15 @@ from carelake.evaluation.survival.data import Survival, scores
 from carelake.evaluation.survival.dynamic_auc import check_horizons
 from carelake.evaluation.survival.likelihood import RiskSets, breslow_baseline, newton, partial_likelihood
 
-__all__ = ["HorizonCalibration", "RiskGroup", "censor_at", "horizon_calibration", "kaplan_meier_at", "risk_groups"]
+__all__ = [
+    "HorizonCalibration",
+    "RiskGroup",
+    "censor_at",
+    "horizon_calibration",
+    "kaplan_meier_at",
+    "quantile_groups",
+    "risk_groups",
+]
 
 F = npt.NDArray[np.float64]
 _EDGE = 1e-10  # predicted risks are clipped to [_EDGE, 1 - _EDGE] before the log(-log)
@@ -81,7 +89,7 @@ def kaplan_meier_at(s: Survival, horizon: float, level: float = 0.95) -> tuple[f
     return surv, float(lo), float(hi)
 
 
-def _groups(risk: F, n_groups: int) -> npt.NDArray[np.int64]:
+def quantile_groups(risk: F, n_groups: int) -> npt.NDArray[np.int64]:
     """Group 1..k by quantile of risk (persons with equal risk share a group; fewer groups if risks repeat)."""
     edges = np.unique(np.quantile(risk, np.linspace(0, 1, n_groups + 1)[1:-1]))
     return np.asarray(np.searchsorted(edges, risk, side="left") + 1, dtype=np.int64)
@@ -90,7 +98,7 @@ def _groups(risk: F, n_groups: int) -> npt.NDArray[np.int64]:
 def risk_groups(test: Survival, risk: npt.ArrayLike, horizon: float, n_groups: int = 10) -> list[RiskGroup]:
     """Per risk group (quantiles of predicted risk at the horizon): predicted against Kaplan-Meier observed risk."""
     r = scores(risk, len(test), "predicted risks")
-    group = _groups(r, n_groups)
+    group = quantile_groups(r, n_groups)
     out = []
     for g in np.unique(group):
         inside = group == g

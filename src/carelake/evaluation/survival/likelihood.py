@@ -45,17 +45,23 @@ class RiskSets:
         t0 = np.bincount(self.event_bin, weights=w[self.event], minlength=self.event_times.size).astype(np.float64)
         return s0, t0
 
+    def log_likelihood(self, eta: F) -> tuple[float, F, F, F]:
+        """log PL of linear predictors `eta` (unpenalised), and what its derivatives reuse: the shifted weights
+        exp(eta - max), S0 and Efron's denominators."""
+        shift = eta.max()
+        w = np.exp(eta - shift)
+        s0, t0 = self.sums(w)
+        denom = s0[self.pair_bin] - self.phi * t0[self.pair_bin]
+        return float(eta[self.event].sum() - np.sum(np.log(denom) + shift)), w, s0, denom
+
 
 def partial_likelihood(
     x: Any, risk: RiskSets, beta: F, n: int, alpha: float, hessian: bool
 ) -> tuple[float, F, F | None, F]:
     """(penalised log PL, its gradient, its information matrix (minus the Hessian) if asked, the linear predictor)."""
     eta = np.asarray(x @ beta, dtype=np.float64).ravel()
-    shift = eta.max()
-    w = np.exp(eta - shift)
-    s0, t0 = risk.sums(w)
-    denom = s0[risk.pair_bin] - risk.phi * t0[risk.pair_bin]
-    ll = float(eta[risk.event].sum() - np.sum(np.log(denom) + shift)) - 0.5 * n * alpha * float(beta @ beta)
+    ll, w, s0, denom = risk.log_likelihood(eta)
+    ll -= 0.5 * n * alpha * float(beta @ beta)
     a = np.bincount(risk.pair_bin, weights=1.0 / denom, minlength=s0.size)
     b = np.bincount(risk.pair_bin, weights=risk.phi / denom, minlength=s0.size)
     big_a = np.cumsum(a)  # a person in bin j is in the risk sets of event times 0..j
@@ -140,6 +146,4 @@ def held_out_log_likelihood(time: F, event: npt.NDArray[np.bool_], eta: F, ties:
     risk = RiskSets(time, event, ties)
     if not event.any():
         return float("nan")
-    x = sp.identity(time.size, format="csr")
-    ll = partial_likelihood(x, risk, np.asarray(eta, dtype=np.float64), time.size, 0.0, False)[0]
-    return ll / float(event.sum())
+    return risk.log_likelihood(np.asarray(eta, dtype=np.float64))[0] / float(event.sum())
