@@ -8,6 +8,7 @@ a Cox model its hazard ratios and the proportional-hazards check. Everything fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -55,46 +56,41 @@ def survival_evaluation_text(h: dict[str, Any]) -> str:
     )
 
 
-def _competing_summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
-    best = {a.analysis_id for a in run.best}
-    horizons = run.study_file.study.horizons
-    mid = str(main_horizon(horizons))
-    rows = []
-    for a in run.analyses:
-        h = headline(a, rule)
-        rows.append([a.outcome.name, MODEL_NAMES.get(a.model_type, a.model_type) + (" ★" * (a.analysis_id in best)),
-                     h["population"], h["outcomes"], h["test_competing_events"], h["test_wolbers_c"],
-                     *(h["time_dependent_auc"].get(str(t)) for t in horizons), h["mean_predicted_incidence"].get(mid),
-                     h["observed_incidence"].get(mid), "; ".join(a.notes)])  # fmt: skip
-    page.table(
-        ["outcome", "model (★ best for its outcome)", "persons", "with outcome", "competing events (test)",
-         "Wolbers' C", *(f"AUC at {t} d" for t in horizons), f"predicted incidence at {mid} d",
-         f"observed incidence at {mid} d", "notes"],
-        rows,
+Column = tuple[str, Callable[[dict[str, Any]], Any]]  # a summary column: its header, its cell from a headline
+
+
+def _summary_columns(kind: str, mid: str) -> tuple[list[Column], list[Column]]:
+    """The summary's type-specific columns before the AUC at each horizon, and after it."""
+    if kind == "competing_risks":
+        return (
+            [("competing events (test)", lambda h: h["test_competing_events"]),
+             ("Wolbers' C", lambda h: h["test_wolbers_c"])],
+            [(f"predicted incidence at {mid} d", lambda h: h["mean_predicted_incidence"].get(mid)),
+             (f"observed incidence at {mid} d", lambda h: h["observed_incidence"].get(mid))],
+        )  # fmt: skip
+    return (
+        [("Harrell's C", lambda h: h["test_harrell_c"]), ("95% CI", _c_interval),
+         ("Uno's C", lambda h: h["test_uno_c"]), ("integrated Brier", lambda h: h["test_integrated_brier"])],
+        [(f"calibration slope at {mid} d", lambda h: h["calibration_slope"].get(mid)),
+         (f"ICI at {mid} d", lambda h: h["ici"].get(mid))],
     )  # fmt: skip
 
 
 def survival_summary(page: Page, run: StudyRun, rule: DisclosureRule) -> None:
-    if run.study_file.study.type == "competing_risks":
-        _competing_summary(page, run, rule)
-        return
+    """One row per analysis: who, how many, the headline figures, AUC at each horizon, notes."""
     best = {a.analysis_id for a in run.best}
     horizons = run.study_file.study.horizons
     mid = str(main_horizon(horizons))
+    before, after = _summary_columns(run.study_file.study.type, mid)
     rows = []
     for a in run.analyses:
         h = headline(a, rule)
         rows.append([a.outcome.name, MODEL_NAMES.get(a.model_type, a.model_type) + (" ★" * (a.analysis_id in best)),
-                     h["population"], h["outcomes"], h["test_harrell_c"], _c_interval(h), h["test_uno_c"],
-                     h["test_integrated_brier"],
-                     *(h["time_dependent_auc"].get(str(t)) for t in horizons), h["calibration_slope"].get(mid),
-                     h["ici"].get(mid), "; ".join(a.notes)])  # fmt: skip
-    page.table(
-        ["outcome", "model (★ best for its outcome)", "persons", "with outcome", "Harrell's C", "95% CI", "Uno's C",
-         "integrated Brier", *(f"AUC at {t} d" for t in horizons), f"calibration slope at {mid} d",
-         f"ICI at {mid} d", "notes"],
-        rows,
-    )  # fmt: skip
+                     h["population"], h["outcomes"], *(cell(h) for _, cell in before),
+                     *(h["time_dependent_auc"].get(str(t)) for t in horizons), *(cell(h) for _, cell in after),
+                     "; ".join(a.notes)])  # fmt: skip
+    page.table(["outcome", "model (★ best for its outcome)", "persons", "with outcome", *(n for n, _ in before),
+                *(f"AUC at {t} d" for t in horizons), *(n for n, _ in after), "notes"], rows)  # fmt: skip
 
 
 def survival_analysis(page: Page, a: Analysis, rule: DisclosureRule) -> None:
