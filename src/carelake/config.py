@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from carelake.errors import ConfigError
+from carelake.limits import MAX_DEPTH, object_depth
 from carelake.privacy.disclosure import DEFAULT_MIN_CELL_COUNT, disclosure_rule
 from carelake.warehouse import DEFAULT_URL
 
@@ -32,10 +33,20 @@ class Settings:
 def _file(config_file: Path) -> dict[str, Any]:
     if not config_file.exists():
         return {}
+    deep = ConfigError(f"{config_file}: nested deeper than {MAX_DEPTH} levels", hint="no carelake setting needs that")
     try:
-        return tomllib.loads(config_file.read_text(encoding="utf-8"))
+        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{config_file}: {e}", hint="fix the TOML syntax") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{config_file}: not UTF-8 text ({e.reason} at byte {e.start})", hint="save it as UTF-8"
+        ) from e
+    except RecursionError:
+        raise deep from None
+    if object_depth(data) > MAX_DEPTH:
+        raise deep
+    return data
 
 
 def _min_cell_count(flag: int | None, data: dict[str, Any], config_file: Path) -> tuple[int, str]:

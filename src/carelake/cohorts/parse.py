@@ -36,6 +36,7 @@ from carelake.cohorts.model import (
     Window,
     WindowBound,
 )
+from carelake.limits import depth_problem
 
 __all__ = ["load_definition", "parse_expression"]
 
@@ -62,6 +63,8 @@ def load_definition(definition: Mapping[str, Any] | str | Path) -> Mapping[str, 
             raise CohortDefinitionError(str(path), f"cannot read the cohort definition: {exc}") from exc
     else:
         text = definition
+    if (problem := depth_problem(text)) is not None:
+        raise CohortDefinitionError("", problem)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -20,6 +20,7 @@ from typing import Any
 from carelake.errors import InputError
 from carelake.fhir.model import r4
 from carelake.fhir.validate import check_resource
+from carelake.limits import CUT, count_cut, depth_problem, without_deep_parts
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,8 @@ def _read_ndjson(path: Path) -> Iterator[Parsed | Rejection]:
 
 def parse_line(text: str, file: str, number: int) -> Parsed | Rejection:
     """One NDJSON line (already stripped): the resource, or why it is rejected."""
+    if (problem := depth_problem(text)) is not None:
+        return Rejection(file, number, None, problem)
     try:
         doc = json.loads(text)
     except ValueError as e:
@@ -212,6 +215,12 @@ def _read_document(path: Path) -> Iterator[Parsed | Rejection]:
         text = f.read()
     if not text.strip():
         yield Rejection(file, None, None, "empty file")
+        return
+    if (problem := depth_problem(text)) is not None:
+        if text.lstrip().startswith("{") and "\n{" in text:
+            yield from _read_ndjson_text(file, text)  # NDJSON saved as .json: each line is measured on its own
+            return
+        yield from _read_deep_document(file, text, problem)
         return
     try:
         doc = json.loads(text)
@@ -231,15 +240,23 @@ def _read_document(path: Path) -> Iterator[Parsed | Rejection]:
 def _read_ndjson_text(file: str, text: str) -> Iterator[Parsed | Rejection]:
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
-            try:
-                doc = json.loads(line)
-            except ValueError as e:
-                yield Rejection(file, number, None, f"malformed JSON: {e}")
-                continue
-            yield _resource(doc, line.strip(), file, number, None, None)
+            item = parse_line(line.strip(), file, number)
+            yield item
 
 
-def _read_bundle(bundle: dict[str, Any], file: str) -> Iterator[Parsed | Rejection]:
+def _read_deep_document(file: str, text: str, problem: str) -> Iterator[Parsed | Rejection]:
+    """A document nesting deeper than the limit: a Bundle's entries that do are set aside and the rest is read;
+    anywhere else the whole document is refused."""
+    doc = without_deep_parts(text, keep=3)  # Bundle {, entry [, the entry's {
+    entries = doc.get("entry") if isinstance(doc, dict) and doc.get("resourceType") == "Bundle" else None
+    if not isinstance(entries, list) or count_cut(doc) != sum(1 for e in entries if e == CUT):
+        yield Rejection(file, None, None, problem)
+        return
+    yield from _read_bundle(doc, file, problem)
+
+
+def _read_bundle(bundle: dict[str, Any], file: str, deep: str = "") -> Iterator[Parsed | Rejection]:
+    """The entries of a Bundle; `deep` is the reason for the ones cut out for nesting too deep."""
     kind = bundle.get("type")
     if kind not in _BUNDLE_TYPES:
         yield Rejection(file, None, None, f"Bundle.type {kind!r} is not a FHIR bundle type", "Bundle", bundle.get("id"))
@@ -249,6 +266,9 @@ def _read_bundle(bundle: dict[str, Any], file: str) -> Iterator[Parsed | Rejecti
         yield Rejection(file, None, None, "Bundle.entry is not a list", "Bundle", bundle.get("id"))
         return
     for number, entry in enumerate(entries, start=1):
+        if deep and entry == CUT:
+            yield Rejection(file, None, number, deep)
+            continue
         if not isinstance(entry, dict):
             yield Rejection(file, None, number, "Bundle.entry is not an object")
             continue

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from carelake.cohorts import CohortDefinitionError, parse_expression
 from carelake.errors import ConfigError
 from carelake.features import CovariateSettings
+from carelake.limits import MAX_DEPTH
 from carelake.studies.spec import Study
 
 __all__ = ["StudyError", "StudyFile", "check_references", "covariate_settings", "load_study"]
@@ -59,11 +60,14 @@ def load_study(path: str | Path) -> StudyFile:
     text = file.read_text(encoding="utf-8")
     try:
         tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_size(file, tree)
         data: Any = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
         raise StudyError(file, [f"{where}: not valid YAML: {e.problem}"]) from e
+    except RecursionError:
+        raise StudyError(file, [f"{file}: nested deeper than {MAX_DEPTH} levels; no study file needs that"]) from None
     if not isinstance(data, dict):
         raise StudyError(file, [f"{file}:1: the study file must be a mapping of keys (name:, target:, ...)"])
     try:
@@ -71,6 +75,31 @@ def load_study(path: str | Path) -> StudyFile:
     except ValidationError as e:
         raise StudyError(file, [_problem(file, tree, err) for err in e.errors()]) from e
     return StudyFile(study, file, tree)
+
+
+# More nodes than any study file holds, counted with each alias expanded: a file of nested aliases ("a billion
+# laughs") would otherwise take hours to check.
+_MAX_NODES = 100_000
+
+
+def _check_size(file: Path, tree: yaml.Node | None) -> None:
+    """Refuse a study file that nests deeper than the limit, or expands (through aliases) beyond any real one."""
+    todo: list[tuple[yaml.Node, int]] = [(tree, 1)] if tree is not None else []
+    seen = 0
+    while todo:
+        node, depth = todo.pop()
+        seen += 1
+        if depth > MAX_DEPTH:
+            line = node.start_mark.line + 1
+            raise StudyError(file, [f"{file}:{line}: nested deeper than {MAX_DEPTH} levels; no study file needs that"])
+        if seen > _MAX_NODES:
+            raise StudyError(
+                file, [f"{file}: more than {_MAX_NODES:,} values once its aliases (*name) are expanded; write it out"]
+            )
+        if isinstance(node, yaml.SequenceNode):
+            todo.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            todo.extend((child, depth + 1) for pair in node.value for child in pair)
 
 
 def check_references(sf: StudyFile) -> list[str]:

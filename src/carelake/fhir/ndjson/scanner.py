@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from carelake.fhir.model import r4
+from carelake.fhir.ndjson.depth import STACK_BYTES, arrow_safe, schema_depth, too_deep
 from carelake.fhir.ndjson.lines import blocks, lines_table
 from carelake.fhir.ndjson.routes import ROUTES, Chunk, routed
 from carelake.fhir.ndjson.shapes import pending_references, reading_hint, shape_of_schema, type_of
 from carelake.fhir.validate import shape_fits
+from carelake.limits import MAX_DEPTH
 from carelake.warehouse.local import LocalEngine
 
 log = logging.getLogger(__name__)
@@ -108,7 +112,7 @@ class NdjsonScanner:
         DuckDB let go of Python's lock while they work) while this one routes the chunk before and hands it on.
         """
         file = str(path)
-        with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="carelake-read") as pool:
+        with _workers() as pool:
             pieces = blocks(path)
             ahead: deque[Future[_Piece]] = deque()
             while True:
@@ -128,6 +132,13 @@ class NdjsonScanner:
         routes = None if bad else self._arrow_routes(table, data, file)
         if routes is not None:
             return first, table, bad, routes
+        if deep := too_deep(table.column("line")):
+            # Set aside like a line that is not text: no parser sees it, and it is rejected with the reason.
+            text = table.column("line").combine_chunks()
+            mask = np.zeros(len(text), dtype=bool)
+            mask[[i for i, _ in deep]] = True
+            table = table.set_column(1, "line", pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), text))
+            bad = sorted([*bad, *deep])
         lines = f"lines_{first}"
         with self.con.cursor() as cur:
             cur.register("chunk", table)
@@ -151,6 +162,8 @@ class NdjsonScanner:
         lines = table.column("line")
         if not table.num_rows or pc.any(pc.equal(lines, "")).as_py():
             return None  # Arrow skips blank lines, and the rows must match the lines one to one
+        if not arrow_safe(lines):
+            return None  # a line Arrow's reader might recurse on until it crashes
         with self.con.cursor() as cur:
             cur.register("chunk", table)
             found = cur.fetch(_FIND)
@@ -195,6 +208,8 @@ class NdjsonScanner:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None  # a line Arrow will not read, or values that disagree: DuckDB's way finds which, line by line
         schema = parsed.schema
+        if schema_depth(schema) > MAX_DEPTH:
+            return None  # DuckDB's way finds the lines that nest too deep and sets them aside
         if parsed.num_rows != rows or type_of(schema, "resourceType") != pa.string():
             return None
         if type_of(schema, "id") not in (pa.string(), pa.null(), None):
@@ -237,3 +252,16 @@ class NdjsonScanner:
         if verdicts:
             con.insert_rows("INSERT INTO shapes VALUES (?, ?, ?)", verdicts)
             log.debug("judged %d new structures (%d fit)", len(verdicts), sum(v[2] for v in verdicts))
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The worker pool, its threads started now with `STACK_BYTES` of stack (a process-wide setting, restored)."""
+    previous = threading.stack_size(STACK_BYTES)
+    try:
+        pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="carelake-read")
+        started = threading.Barrier(_WORKERS)
+        for f in [pool.submit(started.wait) for _ in range(_WORKERS)]:
+            f.result()
+    finally:
+        threading.stack_size(previous)
+    return pool

@@ -18,6 +18,7 @@ from carelake.fhir.view.compiler import compile_sql
 from carelake.fhir.view.definition import ViewDefinition, ViewError, parse_view
 from carelake.fhir.view.dialect import dialect_for
 from carelake.fhir.view.fallback import FUNCTION_NAME, fhirpath_json
+from carelake.limits import depth_problem
 from carelake.warehouse import DEFAULT_URL, Warehouse, WarehouseURL, resolve
 
 log = logging.getLogger(__name__)
@@ -30,18 +31,21 @@ def load_view(source: str | Path | dict[str, Any]) -> ViewDefinition:
     if isinstance(source, dict):
         return parse_view(source)
     text = str(source)
+    where = "the ViewDefinition"
     if not text.lstrip().startswith("{"):
         path = Path(text)
         if not path.is_file():
             raise UserError(f"{path}: no such ViewDefinition file")
         text = path.read_text(encoding="utf-8")
-        try:
-            return parse_view(json.loads(text))
-        except ValueError as e:
-            if isinstance(e, ViewError):
-                raise
-            raise ViewError(f"{path}: not valid JSON: {e}") from e
-    return parse_view(json.loads(text))
+        where = str(path)
+    if (problem := depth_problem(text)) is not None:
+        raise ViewError(f"{where}: {problem}")
+    try:
+        return parse_view(json.loads(text))
+    except ValueError as e:
+        if isinstance(e, ViewError):
+            raise
+        raise ViewError(f"{where}: not valid JSON: {e}") from e
 
 
 def compile_view(
