@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from carelake.harmonize.dates import DAY_OK, date_reason
 from carelake.harmonize.manifest import STAGE_TABLES, TARGETS, mapped_resource_types
 from carelake.harmonize.stage import Stage
 
@@ -90,6 +91,7 @@ def account(stage: Stage, report: HarmonizeReport) -> None:
         "AND status IS DISTINCT FROM 'entered-in-error'")})  # fmt: skip
     _account_events(stage, report)
     _account_notes(stage, report, loaded)
+    _account_bad_dates(stage, report)
     for entry in STAGE_TABLES:
         if entry.written_to and entry.resource_type:
             count = p(f"SELECT count(*) FROM {s}.{entry.name}")
@@ -120,18 +122,31 @@ def _account_events(stage: Stage, report: HarmonizeReport) -> None:
         f"""SELECT resource_type, CASE
                  WHEN person_id IS NULL THEN 'skipped:subject is not a loaded Patient'
                  WHEN skip_reason IS NOT NULL THEN 'skipped:' || skip_reason
+                 WHEN start_text IS NOT NULL THEN 'rejected:{date_reason("its start or end date")}'
                  WHEN resource_type = 'AllergyIntolerance' THEN 'rejected:no date (onsetDateTime or recordedDate)'
                  ELSE 'rejected:no date (onset, performed, authoredOn, occurrence, effective or manufactureDate)'
                END AS outcome,
                count(DISTINCT resource_id) AS n
             FROM {s}.event
             WHERE person_id IS NULL OR skip_reason IS NOT NULL OR start_text IS NULL
+               OR NOT ({DAY_OK:start_text} AND {DAY_OK:end_text})
             GROUP BY 1, 2"""
     ).to_pylist()
     for row in outcomes:
         kind, _, reason = str(row["outcome"]).partition(":")
         target = report.skipped if kind == "skipped" else report.rejected
         target.setdefault(row["resource_type"], Counter())[reason] += int(row["n"])
+
+
+def _account_bad_dates(stage: Stage, report: HarmonizeReport) -> None:
+    """Records of the checked stage tables set aside for a date that is not real (one reason per field)."""
+    for row in stage.warehouse.fetch_arrow(
+        f"""SELECT resource_type, min(field) AS field, count(*) AS n
+            FROM (SELECT resource_type, id, min(field) AS field FROM {stage.schema}.bad_date GROUP BY 1, 2) AS r
+            GROUP BY resource_type, field"""
+    ).to_pylist():
+        reason = date_reason(str(row["field"]))
+        report.rejected.setdefault(str(row["resource_type"]), Counter())[reason] += int(row["n"])
 
 
 def _account_notes(stage: Stage, report: HarmonizeReport, loaded: str) -> None:

@@ -41,6 +41,7 @@ def harmonize(wh: Warehouse, source: Source | None = None) -> HarmonizeReport:
         for table in STAGE_TABLES:
             if table.name not in stage.filled:
                 stage.create_empty(table.name)
+        stage.set_aside_bad_dates()
         for step in STEPS:
             log.debug("harmonize step %s", step)
             if isinstance(step, AssignIds):

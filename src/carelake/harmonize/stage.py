@@ -10,8 +10,9 @@ import pyarrow as pa
 
 from carelake.errors import CarelakeError
 from carelake.fhir.view.runner import materialize_view
+from carelake.harmonize.dates import BAD_DATE, DATE_OK, DAY_OK, checked_tables, date_columns
 from carelake.harmonize.manifest import sql_statements, stage_table
-from carelake.warehouse import Column, TableSchema, Warehouse
+from carelake.warehouse import Column, TableSchema, Warehouse, quote
 
 __all__ = ["ID_MAP", "Stage", "StageError"]
 
@@ -43,8 +44,8 @@ class Stage:
         self.warehouse = wh
         self.schema = wh.scratch_schema(f"{wh.fhir_schema}_stage")
         self.id_map = f"{wh.fhir_schema}.{ID_MAP.name}"
-        self.names = {"cdm": wh.cdm_schema, "stage": self.schema, "map": self.id_map,
-                      "temp": wh.temp_prefix(self.schema)}  # fmt: skip
+        self.names: dict[str, object] = {"cdm": wh.cdm_schema, "stage": self.schema, "map": self.id_map,
+                                         "temp": wh.temp_prefix(self.schema), "day_ok": DAY_OK}  # fmt: skip
         self.filled: set[str] = set()
 
     @property
@@ -86,6 +87,24 @@ class Stage:
         """Run `mappings/<sql_name>.sql` over the stage."""
         for statement in sql_statements(sql_name):
             self.warehouse.execute(statement.format(**self.names))
+
+    def set_aside_bad_dates(self) -> None:
+        """List the rows of each checked stage table whose dates are not real in `{stage}.bad_date`, and drop them."""
+        wh, s = self.warehouse, self.schema
+        wh.create_table(s, BAD_DATE)
+        for table in checked_tables():
+            checks = [
+                (column, path, DATE_OK if kind == "date" else DAY_OK) for column, path, kind in date_columns(table)
+            ]
+            for column, path, ok in checks:
+                wh.execute(
+                    f"INSERT INTO {s}.bad_date (resource_type, id, field, value) "
+                    f"SELECT '{table.resource_type}', id, '{path}', {quote(column)} FROM {s}.{table.name} "
+                    f"WHERE NOT {format(ok, quote(column))}"
+                )
+            if self.count(f"SELECT count(*) FROM {s}.bad_date WHERE resource_type = '{table.resource_type}'"):
+                every = " AND ".join(format(ok, quote(c)) for c, _, ok in checks)
+                wh.execute(f"DELETE FROM {s}.{table.name} WHERE NOT ({every})")
 
     def count(self, sql: str) -> int:
         """One count, with the stage's names filled in."""

@@ -138,8 +138,8 @@ def _dates(raw: pa.Array) -> Converted:
         pc.strptime(pc.utf8_slice_codeunits(text, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True),
         pa.scalar(None, pa.timestamp("s")),
     )
-    values = pc.cast(pc.coalesce(iso, compact, with_time), pa.date32())
-    return _mark(raw, values, "not a date (expected YYYY-MM-DD or YYYYMMDD)")
+    values = _on_the_calendar(text, pc.coalesce(iso, compact, with_time))
+    return _mark(raw, pc.cast(values, pa.date32()), "not a date (expected YYYY-MM-DD or YYYYMMDD, a day that exists)")
 
 
 def _timestamps(raw: pa.Array) -> Converted:
@@ -153,5 +153,20 @@ def _timestamps(raw: pa.Array) -> Converted:
         pa.scalar(None, pa.string()),
     )
     iso = pc.cast(pc.replace_substring_regex(iso_like, "Z$", ""), pa.timestamp("us"))
-    values = pc.coalesce(iso, *parts)
-    return _mark(raw, values, "not a date-time (expected YYYY-MM-DD HH:MM:SS)")
+    values = pc.coalesce(iso, _on_the_calendar(text, pc.coalesce(*parts)))
+    return _mark(raw, values, "not a date-time (expected YYYY-MM-DD HH:MM:SS, a day and time that exist)")
+
+
+# The day and second as written. strptime rolls over what it should refuse (2019-02-29 -> 2019-03-01, 20190230 ->
+# 2019-03-02, 23:59:60 -> the next day); a rolled-over value no longer shows them, which is how it is caught.
+_WRITTEN = r"^\d{4}-?\d{1,2}-?(?P<day>\d{1,2})(?:[ T]\d{1,2}:\d{1,2}(?::(?P<second>\d{1,2}))?)?"
+
+
+def _on_the_calendar(text: pa.Array, parsed: pa.Array) -> pa.Array:
+    """`parsed` where it shows the day (and second) written in `text`, else null: no silent rollover."""
+    written = pc.extract_regex(text, _WRITTEN)
+    day = pc.cast(pc.struct_field(written, "day"), pa.int64())
+    second = pc.cast(pc.if_else(pc.equal(pc.struct_field(written, "second"), ""), None,
+                                pc.struct_field(written, "second")), pa.int64())  # fmt: skip
+    same = pc.and_kleene(pc.equal(pc.day(parsed), day), pc.fill_null(pc.equal(pc.second(parsed), second), True))
+    return pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))

@@ -136,3 +136,4 @@ FROM (SELECT e.*, cm.source_concept_id, cm.concept_id, coalesce(cm.domain_id, e.
         ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '')) AS c
 LEFT JOIN {cdm}.concept AS u ON u.vocabulary_id = 'UCUM' AND u.concept_code = c.value_unit
 WHERE c.person_id IS NOT NULL AND c.start_text IS NOT NULL AND c.skip_reason IS NULL
+  AND {day_ok:c.start_text} AND {day_ok:c.end_text}
