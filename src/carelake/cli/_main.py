@@ -58,6 +58,10 @@ def main() -> None:
 
     try:
         app(standalone_mode=True)
+    except SystemExit as e:
+        if e.code == 130 and _interrupted(e):  # Typer turns Ctrl-C into exit 130, silently
+            sys.stderr.write(INTERRUPTED)
+        raise
     except CarelakeError as e:
         if state.debug:
             raise
@@ -66,10 +70,29 @@ def main() -> None:
             sys.stderr.write(f"hint: {e.hint}\n")
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+        sys.stderr.write(INTERRUPTED)
         sys.exit(130)
     except Exception as e:
         if state.debug:
             raise
         sys.stderr.write(f"internal error: {type(e).__name__}: {e}\nhint: run again with --debug for details\n")
         sys.exit(1)
+
+
+# Every write runs in one transaction that an interrupt rolls back (docs/reliability.md).
+INTERRUPTED = "interrupted: nothing this command was writing was committed; the warehouse is as it was before it\n"
+
+
+def _interrupted(e: BaseException) -> bool:
+    """Whether a Ctrl-C (KeyboardInterrupt) is in the chain of exceptions that led to `e`."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [e]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, KeyboardInterrupt):
+            return True
+        todo += [item.__cause__, item.__context__]
+    return False

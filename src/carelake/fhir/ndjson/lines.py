@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, cast
@@ -10,6 +11,8 @@ from typing import IO, cast
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from carelake.errors import InputError
 
 __all__ = ["CHUNK_BYTES", "blocks", "lines_table"]
 
@@ -20,14 +23,26 @@ _BATCH_ROWS = 2048
 
 
 def blocks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """The file in chunks of whole lines, as bytes: (lines before it, the chunk)."""
+    """The file in chunks of whole lines, as bytes: (lines before it, the chunk).
+
+    A damaged or truncated gzip file is an InputError naming it (nothing of a load it is part of is kept).
+    """
     number = 0
     with _open_binary(path) as f:
-        while data := f.read(CHUNK_BYTES):
+        while data := _read(f, path, CHUNK_BYTES):
             if not data.endswith(b"\n"):
-                data += f.readline()
+                data += _read(f, path, None)
             yield number, data
             number += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def _read(f: IO[bytes], path: Path, size: int | None) -> bytes:
+    """`size` bytes (None: the rest of the line), or an InputError when the file cannot be read."""
+    try:
+        return f.read(size) if size is not None else f.readline()
+    except (EOFError, OSError, zlib.error) as e:
+        kind = "a gzip file that is truncated or damaged" if path.name.lower().endswith(".gz") else "unreadable"
+        raise InputError(f"{kind}: {e}", file=str(path), hint="copy or download the file again") from None
 
 
 def lines_table(first: int, data: bytes) -> tuple[pa.Table, list[tuple[int, str]]]:

@@ -96,14 +96,22 @@ class DuckDBWarehouse(Warehouse):
             self._con.execute(native_sql)
         except duckdb.ConstraintException as e:
             raise _key_error(e) from e
-        except duckdb.Error as e:
+        except (duckdb.Error, RuntimeError) as e:
+            if _interrupted(e):
+                raise KeyboardInterrupt from e
+            if not isinstance(e, duckdb.Error):
+                raise
             raise WarehouseError(f"DuckDB: {e}") from e
 
     def _fetch_arrow(self, native_sql: str) -> pa.Table:
         try:
             relation = self._con.sql(native_sql)
             return pa.table({}) if relation is None else relation.to_arrow_table()
-        except duckdb.Error as e:
+        except (duckdb.Error, RuntimeError) as e:
+            if _interrupted(e):
+                raise KeyboardInterrupt from e
+            if not isinstance(e, duckdb.Error):
+                raise
             raise WarehouseError(f"DuckDB: {e}") from e
 
     def register_python_function(self, name: str, fn: Callable[..., str | None], arity: int) -> bool:
@@ -153,6 +161,11 @@ class DuckDBWarehouse(Warehouse):
 
     def close(self) -> None:
         self._con.close()
+
+
+def _interrupted(e: Exception) -> bool:
+    """Whether DuckDB stopped on Ctrl-C ("Query interrupted"): an interrupt to the caller, never an engine fault."""
+    return isinstance(e, duckdb.InterruptException) or str(e) == "Query interrupted"
 
 
 class _Counter:

@@ -16,7 +16,7 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.generators.postgres import PostgresGenerator
 
-from carelake.errors import ConfigError, WarehouseError
+from carelake.errors import ConfigError, UserError, WarehouseError
 from carelake.warehouse._base import PrimaryKeyViolation, Warehouse, transpile
 from carelake.warehouse._types import TableSchema
 from carelake.warehouse._url import WarehouseURL
@@ -92,6 +92,17 @@ class PostgresWarehouse(Warehouse):
 
     def _begin(self) -> None:
         self._con.execute(b"BEGIN")
+        # One writing transaction per CDM schema at a time: two loads at once made the second fail on the first's
+        # rows ("duplicate primary key concept_id=0"), blaming a file that had none. The lock goes with the
+        # transaction, however it ends (a killed client's connection is closed by the server).
+        key = f"carelake write {self.cdm_schema}"
+        row = self._con.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (key,)).fetchone()
+        if not (row and row[0]):
+            self._con.execute(b"ROLLBACK")
+            raise UserError(
+                f"another carelake command is writing to schema {self.cdm_schema} (a load, most likely)",
+                hint="wait for it to finish, then run this again (writes to one schema run one at a time)",
+            )
 
     def _commit(self) -> None:
         self._con.execute(b"COMMIT")

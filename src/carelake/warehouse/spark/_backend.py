@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 
+import pyspark  # noqa: F401  here, not first in the session: without the extra, connecting names it (_registry)
+
 from carelake.warehouse._url import WarehouseURL
 from carelake.warehouse.spark._session import spark_session
 from carelake.warehouse.spark._statements import Statements

@@ -8,18 +8,19 @@ own writes as it would on DuckDB or PostgreSQL. Spark enforces no keys, so prima
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from carelake.errors import WarehouseError
+from carelake.errors import UserError, WarehouseError
 from carelake.warehouse._base import PrimaryKeyViolation, WriteMode
 from carelake.warehouse._types import TableSchema
 from carelake.warehouse.spark._catalogue import SIDECAR, Catalogue, footer_rows
@@ -37,11 +38,27 @@ class Staged:
     mode: WriteMode
 
 
+def _writer_lock(root: Path) -> IO[bytes]:
+    """The lake's writer lock (`<root>/.lock`, flock): one writing transaction at a time. The kernel lets go of it
+    when the process ends, however it ends, so a killed writer never leaves the lake locked."""
+    handle = (root / ".lock").open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(
+            f"another carelake command is writing to the Spark lake at {root}",
+            hint="wait for it to finish, then run this again (writes to one lake run one at a time)",
+        ) from None
+    return handle
+
+
 class Staging(Catalogue):
     """Staged writes (`write_table`, and rows written by SQL) and the swap at commit."""
 
     _staged: dict[str, Staged]
     _tx: Path | None
+    _lock: IO[bytes] | None = None
 
     def _staged_keys(self) -> dict[str, str]:
         return {k.lower(): k for k in self._staged}
@@ -93,6 +110,10 @@ class Staging(Catalogue):
             shutil.rmtree(self._staged.pop(key).path, ignore_errors=True)
 
     def _begin(self) -> None:
+        self._lock = _writer_lock(self.root)
+        # Holding the lock, this is the only writer: what a killed one left staged is garbage, and goes.
+        for left in (self.root / ".staging").glob("*"):
+            shutil.rmtree(left, ignore_errors=True)
         self._tx = self.root / ".staging" / uuid.uuid4().hex
         self._tx.mkdir(parents=True)
         self._staged = {}
@@ -115,12 +136,20 @@ class Staging(Catalogue):
         self._drop_overlays()
         shutil.rmtree(self._tx, ignore_errors=True)
         self._tx, self._staged = None, {}
+        self._unlock()
 
     def _rollback(self) -> None:
         self._drop_overlays()
         if self._tx is not None:
             shutil.rmtree(self._tx, ignore_errors=True)
         self._tx, self._staged = None, {}
+        self._unlock()
+
+    def _unlock(self) -> None:
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()  # closing the file releases the lock
+            self._lock = None
 
     def _bulk_insert(self, qualified: str, table: TableSchema, batches: Iterable[pa.RecordBatch]) -> int:
         raise WarehouseError("Spark tables are written through write_table")  # pragma: no cover
