@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from carelake.harmonize.dates import DAY_OK, date_reason
+from carelake.harmonize.dates import date_reason
 from carelake.harmonize.manifest import STAGE_TABLES, TARGETS, mapped_resource_types
 from carelake.harmonize.stage import Stage
 
@@ -122,14 +122,13 @@ def _account_events(stage: Stage, report: HarmonizeReport) -> None:
         f"""SELECT resource_type, CASE
                  WHEN person_id IS NULL THEN 'skipped:subject is not a loaded Patient'
                  WHEN skip_reason IS NOT NULL THEN 'skipped:' || skip_reason
-                 WHEN start_text IS NOT NULL THEN 'rejected:{date_reason("its start or end date")}'
+                 WHEN NOT dates_ok THEN 'rejected:{date_reason("its start or end date")}'
                  WHEN resource_type = 'AllergyIntolerance' THEN 'rejected:no date (onsetDateTime or recordedDate)'
                  ELSE 'rejected:no date (onset, performed, authoredOn, occurrence, effective or manufactureDate)'
                END AS outcome,
                count(DISTINCT resource_id) AS n
             FROM {s}.event
-            WHERE person_id IS NULL OR skip_reason IS NOT NULL OR start_text IS NULL
-               OR NOT ({DAY_OK:start_text} AND {DAY_OK:end_text})
+            WHERE person_id IS NULL OR skip_reason IS NOT NULL OR start_text IS NULL OR NOT dates_ok
             GROUP BY 1, 2"""
     ).to_pylist()
     for row in outcomes:

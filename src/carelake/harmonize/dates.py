@@ -70,7 +70,8 @@ class _DateOk:
         )
         return (
             f"(CASE WHEN {x} IS NULL THEN true WHEN NOT regexp_matches({x}, '{_FORM}') THEN false "
-            f"WHEN length({x}) < 10 THEN {'false' if self.whole else 'true'} ELSE {part(9, 2)} <= {last} END)"
+            f"WHEN length({x}) < 10 THEN {'false' if self.whole else 'true'} "
+            f"WHEN substr({x}, 9, 2) <= '28' THEN true ELSE {part(9, 2)} <= {last} END)"  # every month has 28 days
         )
 
 

@@ -14,7 +14,9 @@ LEFT JOIN {map} AS d ON d.kind = 'visit_detail' AND d.source_id = k.id;
 CREATE {temp}TABLE {stage}.event AS
 SELECT u.resource_type, u.resource_id, u.part, p.omop_id AS person_id, x.visit_id, x.visit_detail_id, u.code_system,
        u.code, u.start_text, u.end_text, u.skip_reason, u.default_domain, u.value_number, u.value_unit, u.value_code,
-       u.value_string
+       u.value_string,
+       -- Whether both dates are whole dates that exist (harmonize/dates.py): the others are rejected, named.
+       {day_ok:u.start_text} AND {day_ok:u.end_text} AS dates_ok
 FROM (
 SELECT 'Condition' AS resource_type, id AS resource_id, CAST(NULL AS INTEGER) AS part, patient_id, encounter_id,
        code_system, code,
@@ -135,5 +137,4 @@ FROM (SELECT e.*, cm.source_concept_id, cm.concept_id, coalesce(cm.domain_id, e.
       JOIN {stage}.code_map AS cm
         ON cm.system_key = coalesce(e.code_system, '') AND cm.code_key = coalesce(e.code, '')) AS c
 LEFT JOIN {cdm}.concept AS u ON u.vocabulary_id = 'UCUM' AND u.concept_code = c.value_unit
-WHERE c.person_id IS NOT NULL AND c.start_text IS NOT NULL AND c.skip_reason IS NULL
-  AND {day_ok:c.start_text} AND {day_ok:c.end_text}
+WHERE c.person_id IS NOT NULL AND c.start_text IS NOT NULL AND c.skip_reason IS NULL AND c.dates_ok
