@@ -64,8 +64,11 @@ def backend_class(name: str) -> type[Warehouse]:
 
 def parse_url(url: str) -> WarehouseURL:
     """Parse and check a URL, so a typo fails before anything connects."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
+    try:
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+    except ValueError as e:  # an unclosed "[" of an IPv6 host, a port that is no number, ...
+        raise ConfigError(f"warehouse URL {url!r} cannot be read: {e}", hint=URL_HINT) from None
     names = [query.pop(key, default) for key, default in (("schema", "cdm"), ("results", "results"), ("fhir", "fhir"))]
     for name in names:
         if not name.isidentifier():

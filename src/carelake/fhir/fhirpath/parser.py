@@ -264,11 +264,15 @@ def _as_type_specifier(node: Node) -> TypeSpecifier | None:
 
 
 def parse_expression(text: str) -> Node:
-    """Parse ``text`` into an AST; raises FhirPathSyntaxError."""
+    """Parse ``text`` into an AST; raises FhirPathSyntaxError (an expression nested past Python's recursion limit,
+    a few hundred levels, included: no real one comes near)."""
     parser = _Parser(text)
     if parser.tok.kind == "eof":
         raise parser.error("empty expression")
-    node = parser.expression()
+    try:
+        node = parser.expression()
+    except RecursionError:
+        raise FhirPathSyntaxError("the expression nests too deep to parse", parser.tok.pos, text) from None
     if parser.tok.kind != "eof":
         raise parser.error(f"unexpected {parser.tok.text!r}")
     return node

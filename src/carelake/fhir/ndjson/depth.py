@@ -45,10 +45,13 @@ def _opens(body: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
 
 
 def arrow_safe(lines: pa.ChunkedArray) -> bool:
-    """True when no line of the chunk can nest deeper than Arrow's reader can take."""
+    """True when every line of the chunk (none blank) is one Arrow's reader can take: it starts an object (a chunk
+    whose first line is `null` crashed pyarrow 26), and cannot nest deeper than Arrow can recurse."""
     for piece in lines.chunks:
         offsets, body = _offsets(piece)
         starts, ends = offsets[:-1], offsets[1:]
+        if len(starts) and not (body[starts[ends > starts]] == ord("{")).all():
+            return False
         long = (ends - starts) > ARROW_SAFE
         if long.any() and not (_opens(body, starts[long], ends[long]) <= ARROW_SAFE).all():
             return False
