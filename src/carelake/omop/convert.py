@@ -161,17 +161,17 @@ def _timestamps(raw: pa.Array) -> Converted:
 # 2019-03-02, 23:59:60 -> the next day); a rolled-over value no longer shows them, which is how it is caught.
 # strptime's %m and %d also take one digit, so "104921" read as 1049-02-01 with %Y%m%d: the compact form must have
 # all eight digits.
-_WRITTEN = (
-    r"^\d{4}(?:-\d{1,2}-(?P<day>\d{1,2})|\d{2}(?P<cday>\d{2}))(?:[ T]\d{1,2}:\d{1,2}(?::(?P<second>\d{1,2}))?)?"
-)
+_WRITTEN = r"^\d{4}(?:-\d{1,2}-(?P<day>\d{1,2})|\d{2}(?P<cday>\d{2}))(?:[ T]\d{1,2}:\d{1,2}(?::(?P<second>\d{1,2}))?)?"
 
 
 def _on_the_calendar(text: pa.Array, parsed: pa.Array) -> pa.Array:
     """`parsed` where it shows the day (and second) written in `text`, else null: no silent rollover."""
     written = pc.extract_regex(text, _WRITTEN)
-    day = pc.cast(pc.coalesce(pc.if_else(pc.equal(pc.struct_field(written, "day"), ""), None,
-                                         pc.struct_field(written, "day")), pc.struct_field(written, "cday")), pa.int64())  # fmt: skip
-    second = pc.cast(pc.if_else(pc.equal(pc.struct_field(written, "second"), ""), None,
-                                pc.struct_field(written, "second")), pa.int64())  # fmt: skip
+
+    def group(name: str) -> pa.Array:  # a group that did not take part is "" in Arrow's struct, here null
+        found = pc.struct_field(written, name)
+        return pc.cast(pc.if_else(pc.equal(found, ""), None, found), pa.int64())
+
+    day, second = pc.coalesce(group("day"), group("cday")), group("second")
     same = pc.and_kleene(pc.equal(pc.day(parsed), day), pc.fill_null(pc.equal(pc.second(parsed), second), True))
     return pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
