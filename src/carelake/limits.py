@@ -16,15 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from carelake.errors import InputError
-
 __all__ = [
     "CUT",
     "MAX_DEPTH",
     "count_cut",
     "depth_problem",
     "json_depth",
-    "load_json",
     "object_depth",
     "opens_at_most",
     "without_deep_parts",
@@ -67,18 +64,6 @@ def depth_problem(text: str, limit: int = MAX_DEPTH) -> str | None:
     if depth <= limit:
         return None
     return f"nested {depth:,} levels deep; the limit is {limit} (no FHIR resource or definition needs more)"
-
-
-def load_json(text: str, *, file: str, limit: int = MAX_DEPTH) -> Any:
-    """`json.loads` behind the depth check: a document that nests too deep, or is not JSON, is an InputError."""
-    problem = depth_problem(text, limit)
-    if problem is not None:
-        raise InputError(problem, file=file, hint="this is not a document carelake reads; check where it came from")
-    try:
-        return json.loads(text)
-    except ValueError as e:
-        line = getattr(e, "lineno", None)
-        raise InputError(f"malformed JSON: {e}", file=file, line=line) from None
 
 
 # What stands in for a part cut out of a document for nesting too deep (no real document holds a NUL and this text).
