@@ -393,7 +393,7 @@ def stage_fhir(
         if ndjson is not None:
             ndjson.close()
     # Scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
-    wh.execute(f"DROP SCHEMA IF EXISTS {quote(writer.incoming)} CASCADE")
+    wh.after_transaction(lambda: wh.execute(f"DROP SCHEMA IF EXISTS {quote(writer.incoming)} CASCADE"))
     report.references_rewritten = stager.index.rewritten
     report.references_unresolved = dict(stager.index.unresolved)
     log.info("staged %d resources from %d files", report.total_read, report.files)

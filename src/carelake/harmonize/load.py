@@ -32,7 +32,10 @@ class FhirLoad:
 def load_fhir(wh: Warehouse, paths: Iterable[str | Path], *, stage_only: bool = False) -> FhirLoad:
     """Stage FHIR files (NDJSON, Bundles, resources, a Bulk manifest) in the raw store, then harmonize to OMOP.
 
-    Bad records are set aside with file:line and reason; the rest loads. `stage_only` skips harmonization.
+    Bad records are set aside with file:line and reason; the rest loads. `stage_only` skips harmonization. One
+    transaction: stopped at any point, the raw store and OMOP are both as they were, never one without the other.
     """
-    staging = stage_fhir(wh, paths)
-    return FhirLoad(staging, None if stage_only else harmonize(wh))
+    with wh.transaction():
+        staging = stage_fhir(wh, paths)
+        omop = None if stage_only else harmonize(wh)
+    return FhirLoad(staging, omop)

@@ -58,7 +58,7 @@ def harmonize(wh: Warehouse, source: Source | None = None) -> HarmonizeReport:
         report.read = source.read(stage)
         account(stage, report)
     # The stage is scratch; dropped after the commit (DuckDB will not drop tables created in the same transaction).
-    wh.drop_scratch(stage.schema)
+    wh.after_transaction(lambda: wh.drop_scratch(stage.schema))
     return report
 
 

@@ -6,6 +6,7 @@ SQLGlot for the engine at hand. Engine-specific SQL lives only in the backend fo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -76,6 +77,7 @@ class Warehouse(ABC):
         # The raw FHIR store (one table per resource type); `?fhir=` in the URL.
         self.fhir_schema = url.fhir_schema
         self._in_transaction = False
+        self._after: list[Callable[[], None]] = []
 
     # -- primitives each backend provides -------------------------------------------------------
     @abstractmethod
@@ -169,6 +171,11 @@ class Warehouse(ABC):
     def table_exists(self, schema: str, table: str) -> bool:
         return table.lower() in self.list_tables(schema)
 
+    def native_source(self, schema: str, table: str) -> str | None:
+        """The name native SQL must read `schema.table` by to see this transaction's writes, where that is not the
+        table's own name (Spark stages writes and shows them through a view); None: the table's own name."""
+        return None
+
     def create_table(self, schema: str, table: TableSchema) -> None:
         """Create `table` in `schema` unless it exists (idempotent)."""
         cols = [f"{quote(c.name)} {self._type_sql(c)}{'' if c.nullable else ' NOT NULL'}" for c in table.columns]
@@ -208,10 +215,34 @@ class Warehouse(ABC):
             yield
         except BaseException:
             self._in_transaction = False
-            self._rollback()
+            try:
+                self._rollback()
+            finally:
+                self._run_after(failed=True)
             raise
         self._in_transaction = False
-        self._commit()
+        try:
+            self._commit()
+        finally:
+            self._run_after(failed=False)
+
+    def after_transaction(self, cleanup: Callable[[], None]) -> None:
+        """Run `cleanup` once the outermost transaction has ended, or now when none is open: scratch tables go then
+        (DuckDB refuses to commit a transaction that dropped tables it created), so a caller can join several
+        steps into one transaction and the warehouse is never seen between them."""
+        if self._in_transaction:
+            self._after.append(cleanup)
+        else:
+            cleanup()
+
+    def _run_after(self, *, failed: bool) -> None:
+        todo, self._after = self._after, []
+        for cleanup in todo:
+            if failed:
+                with contextlib.suppress(Exception):  # the error that rolled back is the one to report
+                    cleanup()
+            else:
+                cleanup()
 
     # -- writing ---------------------------------------------------------------------------------
     def write_table(

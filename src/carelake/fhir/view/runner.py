@@ -63,9 +63,11 @@ def compile_view(
     return _compile(definition, cls.dialect, schema or url.fhir_schema, cls.supports_python_functions)
 
 
-def _compile(definition: ViewDefinition, sql_dialect: str, schema: str, python_fallback: bool) -> str:
+def _compile(
+    definition: ViewDefinition, sql_dialect: str, schema: str, python_fallback: bool, source: str | None = None
+) -> str:
     dialect = dialect_for(sql_dialect)
-    table = f"{dialect.ident(schema)}.{dialect.ident(definition.resource.lower())}"
+    table = source or f"{dialect.ident(schema)}.{dialect.ident(definition.resource.lower())}"
     return compile_sql(definition, dialect, table, fallback=FUNCTION_NAME if python_fallback else None)
 
 
@@ -77,7 +79,8 @@ def _prepare(wh: Warehouse, view: ViewDefinition | dict[str, Any] | str | Path, 
             wh.create_schema(schema)
             wh.create_table(schema, raw_table(definition.resource))
     fallback = wh.register_python_function(FUNCTION_NAME, fhirpath_json, 3)
-    sql = _compile(definition, wh.dialect, schema, fallback)
+    source = wh.native_source(schema, definition.resource.lower())  # this transaction's rows, where staged
+    sql = _compile(definition, wh.dialect, schema, fallback, source)
     for statement in dialect_for(wh.dialect).setup:
         wh.execute_native(statement)
     log.debug("view SQL:\n%s", sql)

@@ -143,6 +143,10 @@ class Statements(Staging):
             return True
         return False
 
+    def native_source(self, schema: str, table: str) -> str | None:
+        key = self._staged_keys().get(f"{schema}.{table}".lower())
+        return None if key is None else f"`{overlay_name(key)}`"
+
     def execute_native(self, native_sql: str) -> None:
         """Native SQL; `CREATE TABLE s.t AS SELECT` and `DROP TABLE s.t` still make and remove Parquet folders."""
         if m := _NATIVE_CTAS.match(native_sql):
