@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -65,22 +66,30 @@ def main() -> None:
     except CarelakeError as e:
         if state.debug:
             raise
+        if _interrupted(e):  # an engine's driver may turn Ctrl-C into an error of its own (pyspark does)
+            _exit_interrupted()
         sys.stderr.write(f"error: {e.message}\n")
         if e.hint:
             sys.stderr.write(f"hint: {e.hint}\n")
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write(INTERRUPTED)
-        sys.exit(130)
+        _exit_interrupted()
     except Exception as e:
         if state.debug:
             raise
+        if _interrupted(e):
+            _exit_interrupted()
         sys.stderr.write(f"internal error: {type(e).__name__}: {e}\nhint: run again with --debug for details\n")
         sys.exit(1)
 
 
 # Every write runs in one transaction that an interrupt rolls back (docs/reliability.md).
 INTERRUPTED = "interrupted: nothing this command was writing was committed; the warehouse is as it was before it\n"
+
+
+def _exit_interrupted() -> NoReturn:
+    sys.stderr.write(INTERRUPTED)
+    sys.exit(130)
 
 
 def _interrupted(e: BaseException) -> bool:

@@ -38,3 +38,4 @@ class SparkWarehouse(Statements):
         self._temp = {}
         self._schemas = {}
         self._register_existing()
+        self._finish_killed_on_connect()

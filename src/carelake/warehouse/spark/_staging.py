@@ -9,6 +9,7 @@ own writes as it would on DuckDB or PostgreSQL. Spark enforces no keys, so prima
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ from carelake.warehouse.spark._catalogue import SIDECAR, Catalogue, footer_rows
 __all__ = ["Staged", "Staging", "overlay_name"]
 
 _ROWS_PER_FILE = 2_000_000
+_PLAN = "COMMIT.json"  # in a transaction's staging folder once it commits
 
 
 @dataclass
@@ -111,27 +113,52 @@ class Staging(Catalogue):
 
     def _begin(self) -> None:
         self._lock = _writer_lock(self.root)
-        # Holding the lock, this is the only writer: what a killed one left staged is garbage, and goes.
-        for left in (self.root / ".staging").glob("*"):
-            shutil.rmtree(left, ignore_errors=True)
+        self._finish_killed()
         self._tx = self.root / ".staging" / uuid.uuid4().hex
         self._tx.mkdir(parents=True)
         self._staged = {}
 
+    def _finish_killed(self) -> None:
+        """Holding the lock, this is the only writer. A killed writer's transaction is finished if it had begun its
+        swap (its plan is written) and is otherwise garbage; as on opening a DuckDB file after a crash, this runs on
+        connecting too, so readers never see a swap half done."""
+        for left in sorted((self.root / ".staging").glob("*")):
+            if (left / _PLAN).exists():
+                plan = json.loads((left / _PLAN).read_text(encoding="utf-8"))
+                _swap(self.root, plan, left / "_old")
+                for step in plan:
+                    schema, name = step["key"].split(".", 1)
+                    self._execute(f"REFRESH TABLE `{schema}`.`{name}`")
+            shutil.rmtree(left, ignore_errors=True)
+
+    def _finish_killed_on_connect(self) -> None:
+        if not (self.root / ".staging").exists():
+            return
+        try:
+            self._lock = _writer_lock(self.root)
+        except UserError:
+            return  # a writer is running: it finished them when it began
+        try:
+            self._finish_killed()
+        finally:
+            self._unlock()
+
     def _commit(self) -> None:
         assert self._tx is not None
-        trash = self._tx / "_old"
-        trash.mkdir()
+        plan = []
         for key, staged in self._staged.items():
             live = self.root / staged.schema / staged.name
-            sidecar = (live / SIDECAR).read_text()
-            if staged.mode == "append":
-                for part in sorted(staged.path.glob("*.parquet")):
-                    part.replace(live / f"part-{uuid.uuid4().hex}.parquet")
-            else:
-                (staged.path / SIDECAR).write_text(sidecar)
-                live.replace(trash / key)
-                staged.path.replace(live)
+            if staged.mode != "append":
+                (staged.path / SIDECAR).write_text((live / SIDECAR).read_text())
+            plan.append({"key": key, "staged": str(staged.path.relative_to(self.root)),
+                         "live": str(live.relative_to(self.root)), "mode": staged.mode})  # fmt: skip
+        # The plan, written whole before the first rename, is the commit point: a writer killed during the swap is
+        # finished by the next one (`_begin`), so the lake is never left with some tables swapped and not others.
+        partial = self._tx / f"{_PLAN}.partial"
+        partial.write_text(json.dumps(plan), encoding="utf-8")
+        partial.replace(self._tx / _PLAN)
+        _swap(self.root, plan, self._tx / "_old")
+        for staged in self._staged.values():
             self._execute(f"REFRESH TABLE `{staged.schema}`.`{staged.name}`")
         self._drop_overlays()
         shutil.rmtree(self._tx, ignore_errors=True)
@@ -221,6 +248,24 @@ class Staging(Catalogue):
         if dup:
             value = ", ".join(str(v) for v in dup[0].values())
             raise PrimaryKeyViolation(table.name, table.primary_key, value)
+
+
+def _swap(root: Path, plan: list[dict[str, str]], trash: Path) -> None:
+    """Move a committed transaction's staged folders in (paths in `plan` are relative to the lake's root); what is
+    already moved is skipped, so a swap stopped part way is finished by running it again."""
+    trash.mkdir(exist_ok=True)
+    for step in plan:
+        staged, live = root / step["staged"], root / step["live"]
+        if not staged.exists():
+            continue  # swapped in already
+        if step["mode"] == "append":
+            for part in sorted(staged.glob("*.parquet")):
+                part.replace(live / f"part-{uuid.uuid4().hex}.parquet")
+            shutil.rmtree(staged)
+        else:
+            if live.exists():
+                live.replace(trash / step["key"])
+            staged.replace(live)
 
 
 def _write_parquet(folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
