@@ -94,6 +94,20 @@ def test_a_second_writer_to_one_postgres_schema_is_refused_by_name(tmp_path: Pat
         wh.close()
 
 
+def test_a_second_process_on_one_duckdb_file_is_refused_by_name(tmp_path: Path) -> None:
+    db = tmp_path / "wh.duckdb"
+    holder = connect(f"duckdb:///{db}")  # this process holds the file, as a running load would
+    try:
+        second = subprocess.run([*CARELAKE, "-w", f"duckdb:///{db}", "init"], capture_output=True, text=True,
+                                timeout=120)  # fmt: skip
+    finally:
+        holder.close()
+    assert second.returncode == 2, second.stderr
+    assert f"cannot open DuckDB file {db}" in second.stderr
+    assert "another process may hold it" in second.stderr
+    assert "internal error" not in second.stderr
+
+
 @pytest.mark.spark
 def test_a_second_writer_to_one_spark_lake_is_refused_and_leftovers_go(tmp_path: Path) -> None:
     url = f"spark://local?path={tmp_path / 'lake'}"
