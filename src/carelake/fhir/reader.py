@@ -265,6 +265,10 @@ def _read_bundle(bundle: dict[str, Any], file: str, deep: str = "") -> Iterator[
     if not isinstance(entries, list):
         yield Rejection(file, None, None, "Bundle.entry is not a list", "Bundle", bundle.get("id"))
         return
+    if not entries:  # said, not passed over in silence: a damaged key ('entri') looks just like this
+        reason = "a Bundle with no entries, so nothing to load" + ("" if "entry" in bundle else " (it has no 'entry')")
+        yield Rejection(file, None, None, reason, "Bundle", _str(bundle.get("id")))
+        return
     for number, entry in enumerate(entries, start=1):
         if deep and entry == CUT:
             yield Rejection(file, None, number, deep)

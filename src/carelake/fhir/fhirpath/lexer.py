@@ -97,7 +97,7 @@ def tokenize(text: str) -> list[Token]:
             if i < size and (text[i].isalnum() or text[i] in "_:"):
                 raise FhirPathSyntaxError("invalid date/time literal", i, text)
             continue
-        if ch.isdigit():
+        if "0" <= ch <= "9":  # str.isdigit() is true of "²" too
             m = _NUMBER_RE.match(text, i)
             assert m is not None
             if m.end() < size and text[m.end()] == "L" and "." not in m.group(0):
