@@ -11,7 +11,7 @@ measured (the larger of wait4's ru_maxrss and the peak of the summed RSS of the 
 as pyomop works in a pool of processes):
 
 - carelake: `carelake.connect("duckdb:///fresh.duckdb")`, then the public path of `carelake load fhir DIR`:
-  `stage_fhir(wh, [DIR])` (raw store) and `harmonize(wh)` (OMOP), and `wh.close()`. With `--vocab DIR` an Athena
+  `load_fhir(wh, [DIR])` (raw store and OMOP, one transaction), and `wh.close()`. With `--vocab DIR` an Athena
   vocabulary is loaded into the fresh file first, untimed (default: none, so concepts are 0 and source values kept).
 - duckdb (raw scan, the ceiling): `CREATE TABLE raw AS SELECT json AS resource FROM read_ndjson_objects([files])`
   into a fresh DuckDB file, then close (checkpointed). That is the least any warehouse load of the same files must
@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -90,30 +89,24 @@ MEMORY_LIMIT = "2GB"
 
 
 def arm_carelake(input_dir: Path, db: Path, vocab: Path | None) -> dict[str, Any]:
-    """Stage and harmonize `input_dir` into a fresh DuckDB file through carelake's public API."""
+    """`carelake load fhir` through the public API: staging and harmonizing in one transaction (`load_fhir`)."""
     import carelake
-    from carelake.fhir import stage_fhir
-    from carelake.harmonize import harmonize
+    from carelake.harmonize import load_fhir
 
     wh = carelake.connect(f"duckdb:///{db}?memory_limit={MEMORY_LIMIT}")
     if vocab is not None:
         carelake.load_vocabulary(wh, [vocab])
     t = time.perf_counter()
-    staged = stage_fhir(wh, [input_dir])
-    stage_s = time.perf_counter() - t
-    stage_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    omop = harmonize(wh)
-    harmonize_s = time.perf_counter() - t - stage_s
+    done = load_fhir(wh, [input_dir])
     wh.close()
     seconds = time.perf_counter() - t
+    staged, omop = done.staging, done.omop
+    assert omop is not None
     return {
         "resources": staged.total_read,
         "seconds": seconds,
         "rows": {k: v for k, v in omop.rows.items() if v},
         "detail": {
-            "stage_s": stage_s,
-            "harmonize_s": harmonize_s,
-            "stage_peak_mb": stage_peak_mb,
             "rejected": sum(staged.rejected.values()),
             "unresolved_references": sum(staged.references_unresolved.values()),
         },
@@ -223,9 +216,8 @@ def report(results: list[Result]) -> None:
         notes = ""
         if r.arm == "carelake":
             d = r.detail
-            notes = f"stage {d['stage_s']:.1f}s (peak {d['stage_peak_mb']:,.0f} MB) + harmonize {d['harmonize_s']:.1f}s"
             if d.get("rejected") or d.get("unresolved_references"):
-                notes += f"; {d['rejected']} rejected, {d['unresolved_references']} unresolved refs"
+                notes = f"{d['rejected']} rejected, {d['unresolved_references']} unresolved refs"
         print(f"{r.arm:<10} {r.label:<7} {r.resources:>10,} {r.seconds:9.1f} {r.rate:12,.0f} {r.rss_mb:8.0f}  {notes}")
     print()
     ours = by.get(("carelake", "full"))
