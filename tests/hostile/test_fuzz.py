@@ -152,6 +152,31 @@ def test_a_bundle_without_entries_is_set_aside_by_name(tmp_path: Path, entries: 
     assert "a Bundle with no entries" in rejection.reason
 
 
+@pytest.mark.parametrize("name", ["bundle.json", "patients.ndjson"])
+def test_half_a_surrogate_pair_is_set_aside_and_the_rest_loads(tmp_path: Path, name: str) -> None:
+    """The long run's second find: a damaged escape left half a surrogate pair ('\\ud800' alone), which json.loads
+    keeps and no UTF-8 store can hold; it ended as an internal UnicodeEncodeError."""
+    patients = [{"resourceType": "Patient", "id": "1", "name": [{"family": "a\U00010000"}]},
+                {"resourceType": "Patient", "id": "2", "name": [{"family": "b"}]}]  # fmt: skip
+    if name.endswith(".json"):
+        text = json.dumps(
+            {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in patients]}
+        )
+    else:
+        text = "\n".join(json.dumps(r) for r in patients) + "\n"
+    path = tmp_path / name
+    path.write_text(text.replace("\\udc00", "0dc00"), encoding="utf-8")  # the pair's second half damaged
+    wh = connect("duckdb:///:memory:")
+    try:
+        report = stage_fhir(wh, [path])
+    finally:
+        wh.close()
+    assert report.loaded["Patient"] == 1
+    [rejection] = report.rejections
+    assert (rejection.file, rejection.line or rejection.entry) == (str(path), 1)
+    assert "half of a UTF-16 surrogate pair" in rejection.reason
+
+
 PERSON = ["person_id", "gender_concept_id", "year_of_birth", "month_of_birth", "day_of_birth", "birth_datetime",
           "race_concept_id", "ethnicity_concept_id", "person_source_value"]  # fmt: skip
 CELLS = st.one_of(st.integers(-(2**70), 2**70).map(str), st.integers(0, 3000).map(str), DATES, TEXT, st.just(""))

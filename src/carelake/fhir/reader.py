@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -206,7 +207,22 @@ def parse_line(text: str, file: str, number: int) -> Parsed | Rejection:
         doc = json.loads(text)
     except ValueError as e:
         return Rejection(file, number, None, f"malformed JSON: {e}")
-    return _resource(doc, text, file, number, None, None)
+    return _resource(doc, text, file, number, None, None, suspect=bool(_HALF_PAIR.search(text)))
+
+
+# A \uD800-\uDFFF escape without its other half: json.loads keeps it as a lone surrogate, which no UTF-8 store can
+# hold. The pattern only finds candidates (an escaped backslash before "ud800" matches too); `_not_unicode` decides.
+_HALF_PAIR = re.compile(
+    r"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+)
+
+
+def _not_unicode(doc: Any) -> bool:
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _read_document(path: Path) -> Iterator[Parsed | Rejection]:
@@ -231,10 +247,11 @@ def _read_document(path: Path) -> Iterator[Parsed | Rejection]:
             return
         yield Rejection(file, getattr(e, "lineno", None), None, f"malformed JSON: {e}")
         return
+    suspect = bool(_HALF_PAIR.search(text))
     if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
-        yield from _read_bundle(doc, file)
+        yield from _read_bundle(doc, file, suspect=suspect)
         return
-    yield _resource(doc, None, file, None, None, None)
+    yield _resource(doc, None, file, None, None, None, suspect=suspect)
 
 
 def _read_ndjson_text(file: str, text: str) -> Iterator[Parsed | Rejection]:
@@ -252,11 +269,14 @@ def _read_deep_document(file: str, text: str, problem: str) -> Iterator[Parsed |
     if not isinstance(entries, list) or count_cut(doc) != sum(1 for e in entries if e == CUT):
         yield Rejection(file, None, None, problem)
         return
-    yield from _read_bundle(doc, file, problem)
+    yield from _read_bundle(doc, file, problem, suspect=bool(_HALF_PAIR.search(text)))
 
 
-def _read_bundle(bundle: dict[str, Any], file: str, deep: str = "") -> Iterator[Parsed | Rejection]:
-    """The entries of a Bundle; `deep` is the reason for the ones cut out for nesting too deep."""
+def _read_bundle(
+    bundle: dict[str, Any], file: str, deep: str = "", *, suspect: bool = False
+) -> Iterator[Parsed | Rejection]:
+    """The entries of a Bundle; `deep` is the reason for the ones cut out for nesting too deep, `suspect` whether the
+    file may hold half a surrogate pair."""
     kind = bundle.get("type")
     if kind not in _BUNDLE_TYPES:
         yield Rejection(file, None, None, f"Bundle.type {kind!r} is not a FHIR bundle type", "Bundle", bundle.get("id"))
@@ -286,11 +306,18 @@ def _read_bundle(bundle: dict[str, Any], file: str, deep: str = "") -> Iterator[
                 yield Rejection(file, None, number, "entry without a resource")
             continue
         full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-        yield _resource(resource, None, file, None, number, full_url)
+        yield _resource(resource, None, file, None, number, full_url, suspect=suspect)
 
 
 def _resource(
-    doc: Any, text: str | None, file: str, line: int | None, entry: int | None, full_url: str | None
+    doc: Any,
+    text: str | None,
+    file: str,
+    line: int | None,
+    entry: int | None,
+    full_url: str | None,
+    *,
+    suspect: bool = False,
 ) -> Parsed | Rejection:
     if not isinstance(doc, dict):
         return Rejection(file, line, entry, f"expected a JSON object, found {type(doc).__name__}")
@@ -314,6 +341,9 @@ def _resource(
     problem = check_resource(doc, rtype)
     if problem is not None:
         return Rejection(file, line, entry, problem, rtype, rid)
+    if suspect and _not_unicode(doc):
+        reason = "a string holds half of a UTF-16 surrogate pair (a \\uD800-\\uDFFF escape alone), which is not text"
+        return Rejection(file, line, entry, reason, rtype, rid)
     return Parsed(rtype, rid, doc, text, file, line, entry, full_url)
 
 
