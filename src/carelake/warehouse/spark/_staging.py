@@ -124,12 +124,27 @@ class Staging(Catalogue):
         connecting too, so readers never see a swap half done."""
         for left in sorted((self.root / ".staging").glob("*")):
             if (left / _PLAN).exists():
-                plan = json.loads((left / _PLAN).read_text(encoding="utf-8"))
-                _swap(self.root, plan, left / "_old")
-                for step in plan:
-                    schema, name = step["key"].split(".", 1)
-                    self._execute(f"REFRESH TABLE `{schema}`.`{name}`")
+                self._swap_in(json.loads((left / _PLAN).read_text(encoding="utf-8")), left / "_old")
             shutil.rmtree(left, ignore_errors=True)
+
+    def _swap_in(self, plan: list[dict[str, str]], trash: Path) -> None:
+        """Move a committed transaction's staged folders in (paths in `plan` are relative to the lake's root), and
+        let Spark see them; what is already moved is skipped, so a swap stopped part way is finished by rerunning it."""
+        trash.mkdir(exist_ok=True)
+        for step in plan:
+            staged, live = self.root / step["staged"], self.root / step["live"]
+            if not staged.exists():
+                pass  # swapped in already
+            elif step["mode"] == "append":
+                for part in sorted(staged.glob("*.parquet")):
+                    part.replace(live / f"part-{uuid.uuid4().hex}.parquet")
+                shutil.rmtree(staged)
+            else:
+                if live.exists():
+                    live.replace(trash / step["key"])
+                staged.replace(live)
+            schema, name = step["key"].split(".", 1)
+            self._execute(f"REFRESH TABLE `{schema}`.`{name}`")
 
     def _finish_killed_on_connect(self) -> None:
         if not (self.root / ".staging").exists():
@@ -157,9 +172,7 @@ class Staging(Catalogue):
         partial = self._tx / f"{_PLAN}.partial"
         partial.write_text(json.dumps(plan), encoding="utf-8")
         partial.replace(self._tx / _PLAN)
-        _swap(self.root, plan, self._tx / "_old")
-        for staged in self._staged.values():
-            self._execute(f"REFRESH TABLE `{staged.schema}`.`{staged.name}`")
+        self._swap_in(plan, self._tx / "_old")
         self._drop_overlays()
         shutil.rmtree(self._tx, ignore_errors=True)
         self._tx, self._staged = None, {}
@@ -248,24 +261,6 @@ class Staging(Catalogue):
         if dup:
             value = ", ".join(str(v) for v in dup[0].values())
             raise PrimaryKeyViolation(table.name, table.primary_key, value)
-
-
-def _swap(root: Path, plan: list[dict[str, str]], trash: Path) -> None:
-    """Move a committed transaction's staged folders in (paths in `plan` are relative to the lake's root); what is
-    already moved is skipped, so a swap stopped part way is finished by running it again."""
-    trash.mkdir(exist_ok=True)
-    for step in plan:
-        staged, live = root / step["staged"], root / step["live"]
-        if not staged.exists():
-            continue  # swapped in already
-        if step["mode"] == "append":
-            for part in sorted(staged.glob("*.parquet")):
-                part.replace(live / f"part-{uuid.uuid4().hex}.parquet")
-            shutil.rmtree(staged)
-        else:
-            if live.exists():
-                live.replace(trash / step["key"])
-            staged.replace(live)
 
 
 def _write_parquet(folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
