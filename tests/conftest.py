@@ -6,6 +6,7 @@ server's `test` database); Spark tests share one local session and a temporary f
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from importlib import resources
@@ -15,6 +16,19 @@ import pytest
 
 from carelake.warehouse import Warehouse, connect
 from engines import BACKENDS, drop, for_small_data, make_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_trail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The commands the suite runs are recorded in a trail of its own, not in ./carelake-audit.jsonl of the repo."""
+    path = tmp_path_factory.mktemp("audit") / "carelake-audit.jsonl"
+    before = os.environ.get("CARELAKE_AUDIT_LOG")
+    os.environ["CARELAKE_AUDIT_LOG"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("CARELAKE_AUDIT_LOG", None)
+    else:
+        os.environ["CARELAKE_AUDIT_LOG"] = before
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,7 +8,8 @@ from typing import NoReturn
 
 import typer
 
-from carelake.cli import _cohort, _fhir, _omop, _quality, _study, _synth
+from carelake.cli import _cohort, _fhir, _omop, _privacy, _quality, _study, _synth
+from carelake.cli._audit import audited
 from carelake.cli._state import state
 
 __all__ = ["app", "main"]
@@ -51,6 +52,7 @@ _cohort.register(app)
 _quality.register(app)
 _synth.register(app)
 _study.register(app)
+_privacy.register(app)
 
 
 def main() -> None:
@@ -58,7 +60,8 @@ def main() -> None:
     from carelake.errors import CarelakeError
 
     try:
-        app(standalone_mode=True)
+        with audited(sys.argv[1:], _warehouse_named):
+            app(standalone_mode=True)
     except SystemExit as e:
         if e.code == 130 and _interrupted(e):  # Typer turns Ctrl-C into exit 130, silently
             sys.stderr.write(INTERRUPTED)
@@ -81,6 +84,17 @@ def main() -> None:
             _exit_interrupted()
         sys.stderr.write(f"internal error: {type(e).__name__}: {e}\nhint: run again with --debug for details\n")
         sys.exit(1)
+
+
+def _warehouse_named() -> str | None:
+    """The warehouse the command used, for the audit trail (None where its settings cannot be read)."""
+    from carelake.cli._state import warehouse_url
+    from carelake.errors import CarelakeError
+
+    try:
+        return warehouse_url()
+    except CarelakeError:
+        return None
 
 
 # Every write runs in one transaction that an interrupt rolls back (docs/reliability.md).

@@ -1,6 +1,8 @@
-"""Privacy by design. `disclosure`: the one small-cell rule every exported figure passes.
+"""Privacy by design. `disclosure`: the one small-cell rule every exported figure passes. `secret`: the site
+secret pseudonyms are keyed with. `pseudonymize`: a copy of the CDM with keyed person pseudonyms and shifted dates.
 
-This package depends on nothing but `carelake.errors`, so any stage may apply its rules to what it exports.
+`disclosure` and `secret` depend on nothing but `carelake.errors`, so any stage may apply their rules to what it
+exports; `pseudonymize` (which needs the warehouse and the CDM schema) is imported from its module.
 """
 
 from __future__ import annotations
