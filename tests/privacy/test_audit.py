@@ -122,3 +122,11 @@ def test_secrets_are_masked_in_the_command_line() -> None:
     ]
     assert masked_command(argv) == masked
     assert masked_url("duckdb:///a.duckdb") == "duckdb:///a.duckdb"
+
+
+def test_a_command_after_a_broken_last_line_is_refused_before_it_runs(tmp_path: Path, trail: Path) -> None:
+    trail.write_text(trail.read_text() + '{"seq": 6, "edited by hand"\n')
+    done = _cli(tmp_path, "info")
+    assert done.returncode == 2 and "its last line is not an audit entry" in done.stderr
+    assert done.stdout == ""  # refused before it ran
+    assert len(_lines(trail)) == 6

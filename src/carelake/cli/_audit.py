@@ -2,12 +2,14 @@
 
 Every verb is recorded but those that read no patient data and export nothing of it (`synth`, which simulates;
 `privacy audit`, which reads the trail itself; `--help`). A command adds the rows it handled and the files it
-wrote with `note_rows` and `note_output`; what it prints is hashed as it goes to stdout.
+wrote with `note_rows` and `note_output` (the files named by `--out`, `-o`, `--rejects` and `--report` are found
+in the command line); what it prints is hashed as it goes to stdout.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +22,8 @@ __all__ = ["audited", "note_output", "note_rows"]
 # Options of the main callback that take a value (they come before the verb).
 _GLOBAL_WITH_VALUE = ("--warehouse", "-w")
 _EXEMPT = (("synth",), ("privacy", "audit"))
+# Options that name a file or folder a command writes: each is hashed into the entry (with what `note_output` adds).
+_OUTPUT_OPTIONS = ("--out", "-o", "--rejects", "--report")
 
 
 @dataclass
@@ -81,8 +85,9 @@ def audited(argv: Sequence[str], warehouse: Callable[[], str | None]) -> Iterato
     if not words or any(tuple(words[: len(e)]) == e for e in _EXEMPT):
         yield
         return
-    from carelake.privacy.audit import AuditEntry, append_entry, file_digest, masked_command
+    from carelake.privacy.audit import AuditEntry, append_entry, check_appendable, file_digest, masked_command
 
+    check_appendable()  # a trail that cannot take the entry stops the command before it reads anything
     out = _HashingOut(sys.stdout)
     sys.stdout = out
     outcome = "ok"
@@ -99,7 +104,9 @@ def audited(argv: Sequence[str], warehouse: Callable[[], str | None]) -> Iterato
         raise
     finally:
         sys.stdout = out.inner
-        outputs = {str(p): file_digest(p) for p in _notes.outputs if p.exists()}
+        named = [Path(value) for flag, value in itertools.pairwise(argv) if flag in _OUTPUT_OPTIONS]
+        named += [Path(a.split("=", 1)[1]) for a in argv if a.split("=", 1)[0] in _OUTPUT_OPTIONS and "=" in a]
+        outputs = {str(p): file_digest(p) for p in dict.fromkeys([*named, *_notes.outputs]) if p.exists()}
         entry = AuditEntry(
             masked_command(["carelake", *argv]), outcome, warehouse(), _notes.rows, out.digest.hexdigest(), outputs
         )

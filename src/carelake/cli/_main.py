@@ -92,7 +92,7 @@ def _warehouse_named() -> str | None:
     from carelake.errors import CarelakeError
 
     try:
-        return warehouse_url()
+        return state.opened or warehouse_url()
     except CarelakeError:
         return None
 

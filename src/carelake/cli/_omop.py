@@ -177,6 +177,7 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
         """The whole path on embedded DuckDB: simulate, FHIR, harmonize, quality, cohorts, a prediction study."""
         import sys
 
+        from carelake.cli._audit import note_output
         from carelake.demo import run_demo
 
         def _say(message: str) -> None:
@@ -187,6 +188,7 @@ def register(app: typer.Typer, load_app: typer.Typer) -> None:
             raise UserError(f"--persons {persons}: the study needs at least 500", hint="the default is 20000")
         with open_warehouse(default) as wh:
             result = run_demo(wh, out, persons=persons, progress=_say)
+        note_output(out)
         data = result.to_dict()
         if as_json:
             _print_json(data)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from carelake.cli._state import MIN_CELL_OPTION
+
 __all__ = ["register"]
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +45,46 @@ def register(app: typer.Typer) -> None:
             print_json({"log": str(path), "entries": done.entries, "head": done.head, "intact": True})
             return
         out(f"{path}: {done.entries:,} entries, chain intact; head {done.head}")
+
+    @privacy.command()
+    def export(
+        out: Path = typer.Option(..., "--out", help="The folder the files and manifest.json go to."),
+        policy: Path | None = typer.Option(
+            None, "--policy", help="A de-identification policy (YAML); default: HIPAA Safe Harbor's identifiers."
+        ),
+        fmt: FileFormat = typer.Option(FileFormat.csv, "--format", help="csv or parquet."),
+        secret_file: Path | None = typer.Option(
+            None, "--secret-file", help="The site secret (else CARELAKE_SITE_SECRET_FILE, CARELAKE_SITE_SECRET)."
+        ),
+        replace: bool = typer.Option(False, "--replace", help="Overwrite a folder that holds files."),
+        min_cell_count: int | None = MIN_CELL_OPTION,
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    ) -> None:
+        """Write the CDM's clinical tables de-identified: pseudonyms, shifted dates, identifiers removed."""
+        from carelake.cli._audit import note_rows
+        from carelake.cli._state import min_cell_count as cutoff
+        from carelake.cli._state import open_warehouse, print_json
+        from carelake.cli._state import out as say
+        from carelake.privacy.disclosure import DisclosureRule
+        from carelake.privacy.export import export_deidentified
+        from carelake.privacy.policy import load_policy
+        from carelake.privacy.secret import read_secret
+
+        rules = load_policy(policy)
+        secret = read_secret(secret_file)
+        rule = DisclosureRule(cutoff(min_cell_count))
+        with open_warehouse(read_only=False) as wh:
+            report = export_deidentified(wh, secret, out, policy=rules, fmt=fmt.value, replace=replace, rule=rule)
+        note_rows(sum(f.rows for f in report.files))
+        if as_json:
+            print_json(report.to_dict())
+            return
+        for f in report.files:
+            if f.rows:
+                say(f"  {f.path:<32} {f.rows:>12,}")
+        for name, n in report.left_out.items():
+            say(f"  left out of {name}: {n:,} rows whose person_id is not in person")
+        say(f"exported {report.persons:,} persons de-identified ({report.policy}) to {report.out}")
 
     @privacy.command()
     def pseudonymize(

@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = _JSON,
     ) -> None:
         """Run DataQualityDashboard's checks and an Achilles-style characterization; write JSON and HTML."""
+        from carelake.cli._audit import note_output
         from carelake.quality.errors import QualityUsageError
         from carelake.quality.report import run_quality
         from carelake.reports.quality import write_dashboard
@@ -34,6 +35,7 @@ def register(app: typer.Typer) -> None:
         with open_warehouse() as wh:
             report = run_quality(wh, out, min_cell_count=cells)
         dashboard = write_dashboard(report)
+        note_output(out)
         if as_json:
             from carelake.cli._state import print_json
 

@@ -49,6 +49,8 @@ def print_json(data: Any) -> None:
 class _State:
     warehouse_flag: str | None = None
     debug: bool = False
+    # The URL the command opened (for the audit trail: a verb may default to another warehouse than the settings).
+    opened: str | None = None
 
 
 state = _State()
@@ -74,7 +76,8 @@ def min_cell_count(flag: int | None) -> int:
 def open_warehouse(default: str | None = None, *, read_only: bool = False) -> Iterator[Warehouse]:
     from carelake.warehouse import connect
 
-    wh = connect(warehouse_url(default), read_only=read_only)
+    state.opened = warehouse_url(default)
+    wh = connect(state.opened, read_only=read_only)
     try:
         yield wh
     finally:

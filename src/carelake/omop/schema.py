@@ -58,6 +58,7 @@ class CdmTable:
     schema: TableSchema
     role: str
     required: bool
+    vocabulary: bool = False  # the spec's VOCAB tables: the same at every site, no person's data
 
     @property
     def name(self) -> str:
@@ -120,7 +121,8 @@ def cdm_tables() -> tuple[CdmTable, ...]:
             indexes=tuple(indexes),
         )
         role = "results" if t["schema"].strip().upper() == "RESULTS" else "cdm"
-        out.append(CdmTable(schema, role, t["isRequired"].strip() == "Yes"))
+        vocabulary = t["schema"].strip().upper() == "VOCAB"
+        out.append(CdmTable(schema, role, t["isRequired"].strip() == "Yes", vocabulary))
     return tuple(out)
 
 

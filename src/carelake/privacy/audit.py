@@ -35,6 +35,7 @@ __all__ = [
     "Verified",
     "append_entry",
     "audit_log_path",
+    "check_appendable",
     "file_digest",
     "masked_command",
     "masked_url",
@@ -115,7 +116,7 @@ class AuditEntry:
         return {
             "seq": seq,
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "user": getpass.getuser(),
+            "user": _user(),
             "host": socket.gethostname(),
             "command": self.command,
             "warehouse": masked_url(self.warehouse) if self.warehouse else None,
@@ -127,15 +128,22 @@ class AuditEntry:
         }
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # a container with no name for its uid
+        return f"uid {os.getuid()}"
+
+
 def _hash(body: dict[str, Any]) -> str:
     """The entry's hash: SHA-256 of its canonical JSON (sorted keys, no spaces), which includes `prev`."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[IO[str]]:
+def _locked(path: Path) -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+", encoding="utf-8") as f:
+    with path.open("a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # one writer at a time: two commands never take the same seq
         try:
             yield f
@@ -143,30 +151,49 @@ def _locked(path: Path) -> Iterator[IO[str]]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _last(f: IO[str]) -> tuple[int, str]:
-    f.seek(0)
-    seq, prev = 0, GENESIS
-    for line in f:
-        if line.strip():
-            entry = json.loads(line)
-            seq, prev = int(entry["seq"]), str(entry["hash"])
-    return seq, prev
+def _last(f: IO[bytes]) -> tuple[int, str]:
+    """The seq and hash of the trail's last entry, read from the end (a site's trail grows for years)."""
+    end = f.seek(0, os.SEEK_END)
+    tail, start = b"", end
+    while start > 0 and tail.rstrip(b"\n").count(b"\n") == 0:
+        start = max(0, start - 65536)
+        f.seek(start)
+        tail = f.read(end - start)
+    lines = [line for line in tail.split(b"\n") if line.strip()]
+    if not lines:
+        return 0, GENESIS
+    entry = json.loads(lines[-1])
+    return int(entry["seq"]), str(entry["hash"])
+
+
+def _tail(target: Path, f: IO[bytes]) -> tuple[int, str]:
+    try:
+        return _last(f)
+    except (ValueError, KeyError, TypeError) as e:
+        raise AuditError(
+            f"{target}: its last line is not an audit entry, so no command can be recorded after it",
+            line=0,
+            hint="run carelake privacy audit verify to see where it breaks; keep the broken trail as evidence and "
+            f"point {AUDIT_ENV} at a new file",
+        ) from e
+
+
+def check_appendable(path: Path | None = None) -> None:
+    """Raise AuditError now if a command could not be recorded at `path` (so it fails before it runs)."""
+    target = path or audit_log_path()
+    with _locked(target) as f:
+        _tail(target, f)
 
 
 def append_entry(entry: AuditEntry, path: Path | None = None) -> dict[str, Any]:
     """Add `entry` to the trail at `path` (default `audit_log_path()`); returns the line written, as a dict."""
     target = path or audit_log_path()
     with _locked(target) as f:
-        try:
-            seq, prev = _last(f)
-        except (ValueError, KeyError) as e:
-            raise AuditError(
-                f"{target} is not an audit trail carelake wrote", line=0, hint="run carelake privacy audit verify"
-            ) from e
+        seq, prev = _tail(target, f)
         body = entry.body(seq + 1, prev)
         body["hash"] = _hash(body)
         f.seek(0, os.SEEK_END)
-        f.write(json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n")
+        f.write((json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
     return body

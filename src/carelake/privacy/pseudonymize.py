@@ -23,6 +23,8 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +37,15 @@ from carelake.privacy.secret import SiteSecret
 from carelake.warehouse import Column, TableSchema, Warehouse, quote
 
 __all__ = [
+    "BIRTH",
     "DEFAULT_MAX_SHIFT_DAYS",
     "PERSON_KEY",
     "PseudonymizeReport",
+    "key_table",
     "person_key",
     "pseudonymize",
+    "shifted_birth_sql",
+    "shifted_sql",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,7 +65,7 @@ PERSON_KEY = TableSchema(
         Column("pseudo_source_value", "varchar"),
     ),
 )
-_BIRTH = ("year_of_birth", "month_of_birth", "day_of_birth")
+BIRTH = ("year_of_birth", "month_of_birth", "day_of_birth")
 
 
 @dataclass
@@ -134,36 +140,53 @@ def _check_range(max_shift_days: int) -> None:
         )
 
 
-def _moved(column: Column, expr: str) -> str:
-    """`expr` (a DATE or DATETIME) moved by the person's shift, keeping its type."""
+def shifted_sql(column: Column, expr: str) -> str:
+    """`expr` (a DATE or DATETIME) moved by the person's shift (`m.shift_days`), keeping its type."""
     moved = f"{expr} + m.shift_days * INTERVAL '1' DAY"
     return f"CAST({moved} AS DATE)" if column.kind == "date" else f"CAST({moved} AS TIMESTAMP)"
 
 
-def _select_list(table: TableSchema) -> list[str]:
-    """The copy's value for each column of a person-level table, read from `t` joined to the person key `m`."""
-    birth = (  # the shifted day of birth: a missing month or day counts as the first, and stays missing
+def shifted_birth_sql(column: str) -> str:
+    """`person.<column>` (year_, month_ or day_of_birth) of the shifted day of birth: a missing month or day
+    counts as the first, and stays missing."""
+    birth = (
         "CAST(CAST(lpad(CAST(t.year_of_birth AS VARCHAR), 4, '0') || '-01-01' AS DATE) "
         "+ (coalesce(t.month_of_birth, 1) - 1) * INTERVAL '1' MONTH "
         "+ (coalesce(t.day_of_birth, 1) - 1 + m.shift_days) * INTERVAL '1' DAY AS DATE)"
     )
-    parts = {"year_of_birth": "year", "month_of_birth": "month", "day_of_birth": "day"}
+    part = {"year_of_birth": "year", "month_of_birth": "month", "day_of_birth": "day"}[column]
+    value = f"CAST({part}({birth}) AS INTEGER)"
+    return value if column == "year_of_birth" else f"CASE WHEN t.{column} IS NULL THEN NULL ELSE {value} END"
+
+
+def _select_list(table: TableSchema) -> list[str]:
+    """The copy's value for each column of a person-level table, read from `t` joined to the person key `m`."""
     out: list[str] = []
     for c in table.columns:
         if c.name == "person_id":
             out.append("m.pseudo_id")
         elif table.name == "person" and c.name == "person_source_value":
             out.append("m.pseudo_source_value")
-        elif table.name == "person" and c.name in _BIRTH:
-            value = f"CAST({parts[c.name]}({birth}) AS INTEGER)"
-            out.append(
-                value if c.name == "year_of_birth" else f"CASE WHEN t.{c.name} IS NULL THEN NULL ELSE {value} END"
-            )
+        elif table.name == "person" and c.name in BIRTH:
+            out.append(shifted_birth_sql(c.name))
         elif c.kind in ("date", "timestamp"):
-            out.append(_moved(c, f"t.{quote(c.name)}"))
+            out.append(shifted_sql(c, f"t.{quote(c.name)}"))
         else:
             out.append(f"t.{quote(c.name)}")
     return out
+
+
+@contextmanager
+def key_table(wh: Warehouse, key: pa.Table, scratch_name: str, schema: TableSchema = PERSON_KEY) -> Iterator[str]:
+    """The person key (`schema`: PERSON_KEY, or more columns after its own) written to a scratch table for SQL to
+    join (its name, qualified), inside the caller's transaction; dropped before that transaction commits, so the
+    link from pseudonyms to persons is never stored."""
+    scratch = wh.scratch_schema(scratch_name)
+    wh.reset_scratch(scratch)
+    wh.create_table(scratch, schema)
+    wh.write_table(scratch, schema, key.cast(schema.arrow_schema).to_batches(max_chunksize=262_144))
+    yield f"{quote(scratch)}.{schema.name}"
+    wh.drop_scratch(scratch)
 
 
 def _target(wh: Warehouse, target_schema: str) -> str:
@@ -210,12 +233,7 @@ def pseudonymize(
     persons = wh.fetch_arrow(f"SELECT person_id, person_source_value FROM {quote(cdm)}.person ORDER BY person_id")
     key = person_key(secret, persons, max_shift_days)
     report = PseudonymizeReport(cdm, target, key.num_rows, max_shift_days, secret.source)
-    scratch = wh.scratch_schema(f"{target}_key")
-    key_table = f"{quote(scratch)}.{PERSON_KEY.name}"
-    with wh.transaction():
-        wh.reset_scratch(scratch)
-        wh.create_table(scratch, PERSON_KEY)
-        wh.write_table(scratch, PERSON_KEY, key.to_batches(max_chunksize=262_144))
+    with wh.transaction(), key_table(wh, key, f"{target}_key") as key_name:
         wh.create_schema(target)
         for table in tables:
             dest = f"{quote(target)}.{quote(table.name)}"
@@ -230,11 +248,11 @@ def pseudonymize(
                 select = ", ".join(_select_list(table))
                 wh.execute(
                     f"INSERT INTO {dest} ({columns}) SELECT {select} FROM {source} AS t "
-                    f"JOIN {key_table} AS m ON m.person_id = t.person_id"
+                    f"JOIN {key_name} AS m ON m.person_id = t.person_id"
                 )
                 left = wh.fetch_scalar(
                     f"SELECT count(*) FROM {source} AS t WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM {key_table} AS m WHERE m.person_id = t.person_id)"
+                    f"(SELECT 1 FROM {key_name} AS m WHERE m.person_id = t.person_id)"
                 )
                 if left:
                     report.left_out[table.name] = int(left)
@@ -242,6 +260,5 @@ def pseudonymize(
                 wh.execute(f"INSERT INTO {dest} ({columns}) SELECT {columns} FROM {source}")
             report.rows[table.name] = wh.row_count(target, table.name)
             log.info("pseudonymized %s: %s rows", table.name, report.rows[table.name])
-        wh.drop_scratch(scratch)  # the key goes before the copy is committed: it is never seen beside it
     report.seconds = time.perf_counter() - started
     return report
