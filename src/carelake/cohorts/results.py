@@ -53,11 +53,14 @@ RESULTS_TABLES: tuple[TableSchema, ...] = (
 
 
 def ensure_results_tables(wh: Warehouse) -> None:
-    """Create the results schema, the CDM cohort table and the attrition tables where missing (idempotent)."""
-    wh.create_schema(wh.results_schema)
+    """Create the results schema, the CDM cohort table and the attrition tables where missing (idempotent).
+
+    In one transaction: a run stopped among the creates leaves none of them (the fault tests stop it there)."""
     cohort = table_by_name("cohort")
     assert cohort is not None
-    existing = set(wh.list_tables(wh.results_schema))
-    for table in (cohort.schema, *RESULTS_TABLES):
-        if table.name not in existing:
-            wh.create_table(wh.results_schema, table)
+    with wh.transaction():
+        wh.create_schema(wh.results_schema)
+        existing = set(wh.list_tables(wh.results_schema))
+        for table in (cohort.schema, *RESULTS_TABLES):
+            if table.name not in existing:
+                wh.create_table(wh.results_schema, table)
