@@ -130,6 +130,8 @@ def test_no_identifier_of_the_fhir_samples_leaves(tmp_path: Path) -> None:
                     leaked = [i for i in identifiers if i and i in value]
                     assert not leaked, f"{f.name}.{column} holds {leaked}"
     assert cells > 10_000
+    stored = b"".join(p.read_bytes() for p in out.iterdir())
+    assert KEY.key not in stored and KEY.key.hex().encode() not in stored  # the secret: in no exported byte
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["identifiers"]["telephone numbers"] == "no column of the OMOP CDM holds it"
     assert manifest["identifiers"]["geography smaller than a state"]["location.zip"] == "zip3"
