@@ -70,6 +70,7 @@ class Result:
     rss_mb: float
     rows: dict[str, int] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -160,7 +161,9 @@ def _tree_rss(root: int) -> int:
 
 
 def measure(cmd: list[str], log: Path) -> tuple[dict[str, Any], float]:
-    """Run `cmd` (its last stdout line is JSON), stderr to `log`; return that JSON and the peak RSS in MB."""
+    """Run `cmd` (its last stdout line is JSON), stderr to `log`; return that JSON and the peak RSS in MB. The JSON
+    gains `cpu_seconds`: the child's user + system time from wait4 (its whole life, imports included), a figure
+    less shaken than wall time when the machine is shared."""
     peak = 0
     with log.open("w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -182,6 +185,7 @@ def measure(cmd: list[str], log: Path) -> tuple[dict[str, Any], float]:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
         raise SystemExit(f"{' '.join(cmd[:3])} ... failed with exit code {proc.returncode}; end of {log}:\n{tail}")
     figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    figures["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return figures, max(usage.ru_maxrss * 1024, peak) / 2**20
 
 
@@ -202,6 +206,7 @@ def run_arm(name: str, label: str, input_dir: Path, work: Path, vocab: Path | No
         f.unlink()
     result = Result(name, label, int(figures["resources"]), float(figures["seconds"]), rss_mb)
     result.rows, result.detail = figures.get("rows", {}), figures.get("detail", {})
+    result.cpu_seconds = float(figures["cpu_seconds"])
     return result
 
 
@@ -213,11 +218,11 @@ def report(results: list[Result]) -> None:
     print(head)
     print("-" * len(head))
     for r in results:
-        notes = ""
+        notes = f"cpu {r.cpu_seconds:.1f}s"
         if r.arm == "carelake":
             d = r.detail
             if d.get("rejected") or d.get("unresolved_references"):
-                notes = f"{d['rejected']} rejected, {d['unresolved_references']} unresolved refs"
+                notes += f", {d['rejected']} rejected, {d['unresolved_references']} unresolved refs"
         print(f"{r.arm:<10} {r.label:<7} {r.resources:>10,} {r.seconds:9.1f} {r.rate:12,.0f} {r.rss_mb:8.0f}  {notes}")
     print()
     ours = by.get(("carelake", "full"))
