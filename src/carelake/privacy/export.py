@@ -33,7 +33,15 @@ from carelake.omop.schema import CdmTable, cdm_tables
 from carelake.privacy.audit import file_digest
 from carelake.privacy.disclosure import DisclosureRule
 from carelake.privacy.policy import Policy, load_policy
-from carelake.privacy.pseudonymize import BIRTH, PERSON_KEY, key_table, person_key, shifted_birth_sql, shifted_sql
+from carelake.privacy.pseudonymize import (
+    BIRTH,
+    PERSON_KEY,
+    key_table,
+    person_key,
+    rows_without_person,
+    shifted_birth_sql,
+    shifted_sql,
+)
 from carelake.privacy.secret import SiteSecret
 from carelake.warehouse import Column, TableSchema, Warehouse, quote
 
@@ -196,12 +204,13 @@ def export_deidentified(
     report = ExportReport(str(out), policy.source, key.num_rows)
     present = set(wh.list_tables(cdm))
     tables = [t for t in cdm_tables() if t.role == "cdm" and not t.vocabulary and t.name in present]
+    batches = _pseudonym_ranges(key)
     staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.partial"
     staging.mkdir(parents=True)
     try:
         with wh.transaction(), key_table(wh, key, "export_key", _EXPORT_KEY) as key_name:
             for table in tables:
-                report.files.append(_export_table(wh, table, policy, key_name, key, staging, fmt, report))
+                report.files.append(_export_table(wh, table, policy, key_name, batches, staging, fmt, report))
         _write_manifest(staging, policy, report, secret, rule, key, today)
         if out.exists():
             shutil.rmtree(out) if out.is_dir() else out.unlink()
@@ -213,12 +222,21 @@ def export_deidentified(
     return report
 
 
+def _pseudonym_ranges(key: pa.Table) -> list[tuple[int, int]]:
+    """(first, last) pseudonym of each batch of `_PERSONS_PER_BATCH` persons, in pseudonym order (once an export)."""
+    pseudo = sorted(key.column("pseudo_id").to_pylist())
+    return [
+        (pseudo[start], pseudo[min(start + _PERSONS_PER_BATCH, len(pseudo)) - 1])
+        for start in range(0, len(pseudo), _PERSONS_PER_BATCH)
+    ]
+
+
 def _export_table(
     wh: Warehouse,
     table: CdmTable,
     policy: Policy,
     key_name: str,
-    key: pa.Table,
+    batches: list[tuple[int, int]],
     folder: Path,
     fmt: ExportFormat,
     report: ExportReport,
@@ -234,20 +252,15 @@ def _export_table(
         if not personal:
             writer.write(wh.fetch_arrow(f"SELECT {select} FROM {source}").cast(arrow))
         else:
-            pseudo = sorted(key.column("pseudo_id").to_pylist())
-            for start in range(0, len(pseudo), _PERSONS_PER_BATCH):
-                lo, hi = pseudo[start], pseudo[min(start + _PERSONS_PER_BATCH, len(pseudo)) - 1]
+            for lo, hi in batches:
                 rows = wh.fetch_arrow(
                     f"SELECT {select} FROM {source} JOIN {key_name} AS m ON m.person_id = t.person_id "
                     f"WHERE m.pseudo_id BETWEEN {lo} AND {hi} ORDER BY m.pseudo_id"
                 )
                 writer.write(rows.cast(arrow))
-            left = wh.fetch_scalar(
-                f"SELECT count(*) FROM {source} WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {key_name} AS m WHERE m.person_id = t.person_id)"
-            )
+            left = rows_without_person(wh, source, key_name)
             if left:
-                report.left_out[table.name] = int(left)
+                report.left_out[table.name] = left
     finally:
         writer.close()
     log.info("exported %s: %s rows", table.name, writer.rows)

@@ -18,6 +18,7 @@ import yaml
 
 from carelake.errors import ConfigError
 from carelake.omop.schema import table_by_name
+from carelake.privacy.pseudonymize import DEFAULT_MAX_SHIFT_DAYS, MAX_SHIFT_DAYS, shift_range_ok
 
 __all__ = ["ACTIONS", "DEFAULT_POLICY", "Action", "Policy", "PolicyError", "load_policy"]
 
@@ -47,7 +48,7 @@ class Policy:
     columns: dict[tuple[str, str], tuple[Action, str]]
     identifiers: tuple[str, ...]
     dates: Literal["shift", "year"] = "shift"
-    max_shift_days: int = 365
+    max_shift_days: int = DEFAULT_MAX_SHIFT_DAYS
     age_over: int = 89
     reference_date: date | None = None
     restricted_zip3: frozenset[str] = field(default_factory=frozenset)
@@ -103,9 +104,9 @@ def _check(source: str, tree: yaml.Node | None, data: dict[str, Any]) -> Policy:
     dates = data.get("dates", "shift")
     if dates not in ("shift", "year"):
         problems.append(f"{at('dates')}: {dates!r} is not shift or year")
-    shift = data.get("max_shift_days", 365)
-    if isinstance(shift, bool) or not isinstance(shift, int) or not 1 <= shift <= 3650:
-        problems.append(f"{at('max_shift_days')}: {shift!r} is not a whole number of days from 1 to 3650")
+    shift = data.get("max_shift_days", DEFAULT_MAX_SHIFT_DAYS)
+    if not shift_range_ok(shift):
+        problems.append(f"{at('max_shift_days')}: {shift!r} is not a whole number of days from 1 to {MAX_SHIFT_DAYS}")
     age = data.get("age_over", 89)
     if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 120:
         problems.append(f"{at('age_over')}: {age!r} is not an age from 1 to 120")

@@ -39,11 +39,14 @@ from carelake.warehouse import Column, TableSchema, Warehouse, quote
 __all__ = [
     "BIRTH",
     "DEFAULT_MAX_SHIFT_DAYS",
+    "MAX_SHIFT_DAYS",
     "PERSON_KEY",
     "PseudonymizeReport",
     "key_table",
     "person_key",
     "pseudonymize",
+    "rows_without_person",
+    "shift_range_ok",
     "shifted_birth_sql",
     "shifted_sql",
 ]
@@ -51,6 +54,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SHIFT_DAYS = 365
+MAX_SHIFT_DAYS = 3650  # ten years: more moves dates out of any plausible range, and helps no one
 # What each digest is of: a label ties a pseudonym to its purpose, so no other use of the key yields the same bytes.
 _PERSON_LABEL = b"carelake person v1\x00"
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -133,11 +137,33 @@ def person_key(secret: SiteSecret, persons: pa.Table, max_shift_days: int = DEFA
     )
 
 
+def shift_range_ok(max_shift_days: object) -> bool:
+    """Whether `max_shift_days` is a whole number of days from 1 to MAX_SHIFT_DAYS (the CLI's and a policy's)."""
+    return (
+        isinstance(max_shift_days, int)
+        and not isinstance(max_shift_days, bool)
+        and 1 <= max_shift_days <= MAX_SHIFT_DAYS
+    )
+
+
 def _check_range(max_shift_days: int) -> None:
-    if isinstance(max_shift_days, bool) or not isinstance(max_shift_days, int) or not 1 <= max_shift_days <= 3650:
+    if not shift_range_ok(max_shift_days):
         raise ConfigError(
-            f"the date shift range {max_shift_days!r} is not 1 to 3650 days", hint="e.g. --max-shift-days 365"
+            f"the date shift range {max_shift_days!r} is not 1 to {MAX_SHIFT_DAYS} days",
+            hint=f"e.g. --max-shift-days {DEFAULT_MAX_SHIFT_DAYS}",
         )
+
+
+def rows_without_person(wh: Warehouse, source: str, key_name: str) -> int:
+    """Rows of `source` (aliased t) whose person is not in the person key: they get no pseudonym, so they are left
+    out, and counted for the report."""
+    return int(
+        wh.fetch_scalar(
+            f"SELECT count(*) FROM {source} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {key_name} AS m WHERE m.person_id = t.person_id)"
+        )
+        or 0
+    )
 
 
 def shifted_sql(column: Column, expr: str) -> str:
@@ -250,12 +276,9 @@ def pseudonymize(
                     f"INSERT INTO {dest} ({columns}) SELECT {select} FROM {source} AS t "
                     f"JOIN {key_name} AS m ON m.person_id = t.person_id"
                 )
-                left = wh.fetch_scalar(
-                    f"SELECT count(*) FROM {source} AS t WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM {key_name} AS m WHERE m.person_id = t.person_id)"
-                )
+                left = rows_without_person(wh, f"{source} AS t", key_name)
                 if left:
-                    report.left_out[table.name] = int(left)
+                    report.left_out[table.name] = left
             else:
                 wh.execute(f"INSERT INTO {dest} ({columns}) SELECT {columns} FROM {source}")
             report.rows[table.name] = wh.row_count(target, table.name)
